@@ -1,0 +1,202 @@
+"""Helpers shared by the benchmark workers.
+
+Only the standard library and numpy are used, so the module imports in every virtual
+environment the harness runs (the project's own and GenVarLoader's). A worker is started as
+``python benchmarks/<worker>.py TASK.json``; it reads the task, does one action and writes
+its result as JSON to ``task["out"]``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Output kinds measured for every system.
+MODES = ("haps", "haps+tracks", "tracks", "ref")
+
+#: Name of the single BigWig track in every dataset.
+TRACK = "bigwig"
+
+Fetch = Callable[[np.ndarray, np.ndarray], Any]
+Handler = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def run_worker(handlers: Mapping[str, Handler]) -> None:
+    """Read the task named on the command line, run its action and write the result."""
+    task = json.loads(Path(sys.argv[1]).read_text())
+    result = handlers[task["action"]](task)
+    result["peak_rss_mb"] = peak_rss_mb()
+    Path(task["out"]).write_text(json.dumps(result))
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process in MiB (Linux reports ru_maxrss in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def dir_bytes(path: str | os.PathLike[str]) -> int:
+    """Total size in bytes of the regular files under `path`."""
+    root = Path(path)
+    if root.is_file():
+        return root.stat().st_size
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def nbytes(out: Any) -> int:
+    """Bytes held by a batch: an array, a tensor, or a tuple/list of them."""
+    if isinstance(out, (tuple, list)):
+        return sum(nbytes(o) for o in out)
+    return int(out.nbytes)
+
+
+def load_batches(path: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Region indices and sample indices, each ``(n_batches, batch_size)``, and the sample
+    names that the sample indices refer to (VCF order)."""
+    with np.load(path) as npz:
+        return npz["regions"], npz["samples"], [str(s) for s in npz["sample_names"]]
+
+
+def remap_samples(samples: np.ndarray, vcf_names: list[str], own_names: list[str]) -> np.ndarray:
+    """Translate sample indices in VCF order into a system's own sample order."""
+    position = {name: i for i, name in enumerate(own_names)}
+    lookup = np.array([position[name] for name in vcf_names], dtype=np.int64)
+    return lookup[samples]
+
+
+def time_call(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """Call `fn` once and return its result and the elapsed seconds."""
+    t0 = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - t0
+
+
+def measure(
+    fetch: Fetch,
+    regions: np.ndarray,
+    samples: np.ndarray,
+    *,
+    budget_s: float,
+    repeats: int,
+    warmup_s: float,
+) -> dict[str, list[float]]:
+    """Throughput of `fetch` over a pool of batches, cycled in order.
+
+    After a warm-up of `warmup_s` seconds (none if 0), each of `repeats` repeats runs whole
+    batches until `budget_s` has passed (at least one batch, so a budget of 0 times exactly
+    one batch). Returns per-repeat instances/s, MB/s (10^6 bytes of output) and batch
+    counts.
+    """
+    n_pool = len(regions)
+    cursor = 0
+
+    def run(budget: float) -> tuple[int, int, float]:
+        nonlocal cursor
+        instances = out_bytes = 0
+        t0 = time.perf_counter()
+        while True:
+            i = cursor % n_pool
+            out_bytes += nbytes(fetch(regions[i], samples[i]))
+            instances += len(regions[i])
+            cursor += 1
+            elapsed = time.perf_counter() - t0
+            if elapsed >= budget:
+                return instances, out_bytes, elapsed
+
+    if warmup_s > 0:
+        run(warmup_s)
+    ips, mbps, batches = [], [], []
+    for _ in range(repeats):
+        instances, out_bytes, elapsed = run(budget_s)
+        ips.append(instances / elapsed)
+        mbps.append(out_bytes / elapsed / 1e6)
+        batches.append(instances // len(regions[0]))
+    return {"instances_per_s": ips, "mb_per_s": mbps, "batches": batches}
+
+
+def measure_iterable(
+    make_iter: Callable[[], Any], *, budget_s: float, repeats: int, warmup_batches: int
+) -> dict[str, list[float]]:
+    """Throughput of iterating a DataLoader: each repeat starts a fresh iterator and consumes
+    batches until `budget_s` has passed (at least one batch after `warmup_batches`)."""
+    ips, mbps, batches = [], [], []
+    for _ in range(repeats):
+        it = iter(make_iter())
+        for _ in range(warmup_batches):
+            next(it)
+        instances = out_bytes = n = 0
+        t0 = time.perf_counter()
+        for batch in it:
+            out_bytes += nbytes(batch)
+            instances += len(batch[0] if isinstance(batch, (tuple, list)) else batch)
+            n += 1
+            if time.perf_counter() - t0 >= budget_s:
+                break
+        elapsed = time.perf_counter() - t0
+        ips.append(instances / elapsed)
+        mbps.append(out_bytes / elapsed / 1e6)
+        batches.append(n)
+    return {"instances_per_s": ips, "mb_per_s": mbps, "batches": batches}
+
+
+def canonical(mode: str, out: Any) -> dict[str, np.ndarray]:
+    """A batch as plain numpy arrays with one layout for every system, for the agreement
+    check: sequences as uint8 ``(B, 2, L)`` or ``(B, L)``, tracks as float32 with the
+    track axis (of size 1) removed."""
+    parts = out if isinstance(out, (tuple, list)) else (out,)
+    arrays = [np.asarray(p) for p in parts]
+    names = {"haps": ["seq"], "haps+tracks": ["seq", "track"], "tracks": ["track"], "ref": ["seq"]}
+    result = {}
+    for name, arr in zip(names[mode], arrays, strict=True):
+        if name == "seq":
+            result[name] = arr.view(np.uint8) if arr.dtype.kind == "S" else arr.astype(np.uint8)
+        else:
+            result[name] = arr.astype(np.float32).reshape(_drop_track_axis(arr.shape))
+    return result
+
+
+def _drop_track_axis(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Remove a size-1 track axis at position 1, as in GenVarLoader's ``(B, T, [2,] L)``."""
+    if len(shape) >= 3 and shape[1] == 1:
+        return (shape[0], *shape[2:])
+    return shape
+
+
+def read_modes(
+    task: dict[str, Any],
+    regions: np.ndarray,
+    samples: np.ndarray,
+    fetch_for: Callable[[str, int], Fetch],
+) -> dict[str, Any]:
+    """The shared body of a "read" action: for each mode and jitter, time the first batch
+    (which is also the warm-up) and then the throughput; save the first batch at jitter 0
+    for the agreement check.
+
+    `fetch_for(mode, jitter)` returns a function of (region_idx, sample_idx) arrays, with
+    sample indices already in the system's own order.
+    """
+    modes: dict[str, Any] = {}
+    for mode in task["modes"]:
+        modes[mode] = {}
+        for jitter in task["jitters"]:
+            fetch = fetch_for(mode, jitter)
+            first, first_s = time_call(lambda f=fetch: f(regions[0], samples[0]))
+            if jitter == 0:
+                np.savez(Path(task["first_dir"]) / f"{mode}.npz", **canonical(mode, first))
+            stats = measure(
+                fetch,
+                regions,
+                samples,
+                budget_s=task["budget_s"],
+                repeats=task["repeats"],
+                warmup_s=task["warmup_s"],
+            )
+            modes[mode][str(jitter)] = {"first_batch_s": first_s, **stats}
+    return {"modes": modes}

@@ -1,0 +1,1 @@
+"""Numba kernels: plain arrays in, preallocated arrays out, no I/O and no objects."""

@@ -1,0 +1,76 @@
+"""Tracks: expand stored intervals, realign them to haplotypes, run-length encode."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ._jit import kernel
+
+
+@kernel
+def _expand(starts, ends, values, lo, hi, origin, buf):
+    """Write intervals [lo, hi) into buf, whose index 0 is coordinate `origin`."""
+    n = buf.shape[0]
+    for k in range(lo, hi):
+        a = starts[k] - origin
+        e = ends[k] - origin
+        if a < 0:
+            a = 0
+        if e > n:
+            e = n
+        for i in range(a, e):
+            buf[i] = values[k]
+
+
+@kernel(parallel=True)
+def tracks_reference(starts, ends, values, iv_offsets, win_starts, out):
+    """out[b, :] = the track of instance b over [win_starts[b], + length), 0 where no data."""
+    for b in numba.prange(out.shape[0]):
+        row = out[b]
+        row[:] = 0
+        _expand(starts, ends, values, iv_offsets[b, 0], iv_offsets[b, 1], win_starts[b], row)
+
+
+@kernel(parallel=True)
+def tracks_realigned(starts, ends, values, iv_offsets, regions, ref_offsets, ref_starts, coords, out):
+    """out[b, p, :] = the track of instance b at the reference index coords[b, p, :]
+    (an index into region regions[b]'s span; -1 reads as 0)."""
+    n_batch, ploidy, length = out.shape
+    for b in numba.prange(n_batch):
+        r = regions[b]
+        buf = np.zeros(ref_offsets[r + 1] - ref_offsets[r], np.float32)
+        _expand(starts, ends, values, iv_offsets[b, 0], iv_offsets[b, 1], ref_starts[r], buf)
+        for p in range(ploidy):
+            for o in range(length):
+                i = coords[b, p, o]
+                out[b, p, o] = buf[i] if i >= 0 else 0.0
+
+
+@kernel
+def run_length_encode(dense, origins, counts, starts, ends, values, write):
+    """Runs of equal non-zero values of each row of `dense` (row i starts at origins[i]).
+
+    First call with write=False to fill counts; then with write=True and arrays sized
+    sum(counts) to fill starts/ends/values in row order.
+    """
+    k = 0
+    for r in range(dense.shape[0]):
+        row = dense[r]
+        n = 0
+        i = 0
+        width = row.shape[0]
+        while i < width:
+            v = row[i]
+            j = i + 1
+            while j < width and row[j] == v:
+                j += 1
+            if v != 0 and not np.isnan(v):
+                if write:
+                    starts[k] = origins[r] + i
+                    ends[k] = origins[r] + j
+                    values[k] = v
+                    k += 1
+                n += 1
+            i = j
+        counts[r] = n

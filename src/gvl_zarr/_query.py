@@ -1,0 +1,187 @@
+"""The one bridge from storage to kernels: (region, sample) indices → output arrays.
+
+`StoreData` opens a store once, keeps the small arrays in memory and the flat ragged
+arrays behind decoded-chunk caches; `read_*` turn a batch of store indices and window
+starts into preallocated outputs filled by the kernels.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import zarr
+
+from . import schema
+from ._contigs import require_contig
+from ._kernels.haplotypes import reconstruct_haplotypes, reference_windows
+from ._kernels.tracks import tracks_realigned, tracks_reference
+from ._lazy import LazyFlatArray
+from ._refcheck import check_ref_alleles
+from ._store import as_store, describe
+from .errors import IncompleteDatasetError, MissingFileError
+from .readers.fasta import FastaReader
+
+
+@dataclass
+class _Track:
+    offsets: np.ndarray  # (region, sample, 2)
+    starts: LazyFlatArray
+    ends: LazyFlatArray
+    values: LazyFlatArray
+    max_jitter: int
+
+
+class StoreData:
+    """Everything read from one store (and its reference), shared by derived Datasets."""
+
+    def __init__(self, location: Any, reference: str | os.PathLike | None) -> None:
+        self.location = location
+        self.reference = os.fspath(reference) if reference is not None else None
+        self.name = describe(location)
+        try:
+            self.group = zarr.open_group(as_store(location), mode="r", zarr_format=3)
+        except FileNotFoundError:
+            raise MissingFileError(f"no gvl_zarr dataset at {self.name}.") from None
+        except (zarr.errors.GroupNotFoundError, ValueError) as exc:
+            raise IncompleteDatasetError(f"{self.name} is not a gvl_zarr dataset ({exc}).") from None
+        schema.validate(self.group, self.name)
+        attrs = dict(self.group.attrs)
+        self.attrs = attrs
+        self.length: int = attrs["length"]
+        self.max_jitter: int = attrs["max_jitter"]
+        self.ploidy: int = attrs["ploidy"]
+        self.contigs: list[str] = attrs["contigs"]
+        self.has_genotypes: bool = attrs["has_genotypes"]
+        g = self.group
+        self.samples = np.array(g["samples"][:].tolist(), dtype=str)
+        self.r_contig = g["regions/contig"][:]
+        self.r_start = g["regions/start"][:]
+        self.r_end = g["regions/end"][:]
+        self.r_strand = g["regions/strand"][:]
+        self.r_bed_start = g["regions/bed_start"][:]
+        self.r_bed_end = g["regions/bed_end"][:]
+        self.r_fetch_end = g["regions/fetch_end"][:]
+        # every read spans [start - max_jitter, fetch_end) of its region
+        self.ref_starts = self.r_start - self.max_jitter
+        spans = self.r_fetch_end - self.ref_starts
+        self.ref_offsets = np.concatenate([[0], np.cumsum(spans)]).astype(np.int64)
+        if self.has_genotypes:
+            self.v_pos = g["variants/pos"][:]
+            self.v_ref_len = g["variants/ref_len"][:]
+            self.alt_offsets = g["variants/alt_offsets"][:]
+            self.alt = g["variants/alt"][:]
+            self.call_offsets = g["genotypes/offsets"][:]
+            self.calls = LazyFlatArray(g["genotypes/variant_index"])
+        self.tracks: dict[str, _Track] = {}
+        for name in attrs["tracks"]:
+            self.tracks[name] = self._open_track(name)
+        self.ref: np.ndarray | None = None
+        if self.reference is not None:
+            self.ref = self._load_reference()
+
+    def _open_track(self, name: str) -> _Track:
+        g = self.group[f"tracks/{name}"]
+        info = self.attrs.get("track_info", {}).get(name, {})
+        return _Track(
+            offsets=g["offsets"][:],
+            starts=LazyFlatArray(g["starts"]),
+            ends=LazyFlatArray(g["ends"]),
+            values=LazyFlatArray(g["values"]),
+            max_jitter=int(info.get("max_jitter", self.max_jitter)),
+        )
+
+    def refresh_tracks(self) -> None:
+        """Re-read the track list after a new track was written into the store."""
+        self.group = zarr.open_group(as_store(self.location), mode="r", zarr_format=3)
+        self.attrs = dict(self.group.attrs)
+        for name in self.attrs["tracks"]:
+            if name not in self.tracks:
+                self.tracks[name] = self._open_track(name)
+
+    def _load_reference(self) -> np.ndarray:
+        fasta = FastaReader(self.reference)
+        try:
+            names = [require_contig(c, fasta.contigs, file=fasta.path, what="dataset") for c in self.contigs]
+            if self.has_genotypes:
+                g = self.group
+                check_ref_alleles(
+                    fasta, names, g["variants/contig"][:], self.v_pos,
+                    g["variants/ref_offsets"][:], g["variants/ref"][:],
+                    vcf=self.attrs.get("inputs", {}).get("variants") or self.name,
+                )
+            ref = np.empty(int(self.ref_offsets[-1]), np.uint8)
+            for r in range(len(self.r_start)):
+                ref[self.ref_offsets[r] : self.ref_offsets[r + 1]] = fasta.window(
+                    names[int(self.r_contig[r])], int(self.ref_starts[r]), int(self.r_fetch_end[r])
+                )
+        finally:
+            fasta.close()
+        return ref
+
+    def __getstate__(self) -> dict:
+        return {"location": self.location, "reference": self.reference}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["location"], state["reference"])
+
+
+def read_haplotypes(
+    data: StoreData, regions: np.ndarray, samples: np.ndarray, win_starts: np.ndarray, want_coords: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(haplotypes (B, P, L) uint8, coords (B, P, L) int32 or empty) for a batch."""
+    assert data.ref is not None
+    n, length = len(regions), data.length
+    call_offsets = np.ascontiguousarray(data.call_offsets[regions, samples])
+    calls = data.calls.ensure(call_offsets[..., 0], call_offsets[..., 1])
+    out = np.empty((n, data.ploidy, length), np.uint8)
+    coords = np.empty((n, data.ploidy, length) if want_coords else (0, 0, 0), np.int32)
+    reconstruct_haplotypes(
+        data.ref, data.ref_offsets, data.ref_starts, data.v_pos, data.v_ref_len,
+        data.alt_offsets, data.alt, calls, call_offsets, regions, win_starts, out, coords, want_coords,
+    )
+    return out, coords
+
+
+def reference_coords(data: StoreData, regions: np.ndarray, win_starts: np.ndarray, ploidy: int) -> np.ndarray:
+    """Coords of unchanged reference windows, for realigning tracks without genotypes."""
+    idx = (win_starts - data.ref_starts[regions])[:, None] + np.arange(data.length)
+    span = (data.ref_offsets[regions + 1] - data.ref_offsets[regions])[:, None]
+    idx = np.where((idx >= 0) & (idx < span), idx, -1).astype(np.int32)
+    return np.ascontiguousarray(np.broadcast_to(idx[:, None, :], (len(regions), ploidy, data.length)))
+
+
+def read_reference(data: StoreData, regions: np.ndarray, win_starts: np.ndarray) -> np.ndarray:
+    """Reference windows (B, L) uint8."""
+    assert data.ref is not None
+    out = np.empty((len(regions), data.length), np.uint8)
+    reference_windows(data.ref, data.ref_offsets, data.ref_starts, regions, win_starts, out)
+    return out
+
+
+def _track_batch(data: StoreData, name: str, regions, samples):
+    """Interval arrays of one track made resident for the batch, and its (B, 2) offsets."""
+    tr = data.tracks[name]
+    offs = np.ascontiguousarray(tr.offsets[regions, samples])
+    lo, hi = offs[:, 0], offs[:, 1]
+    return tr.starts.ensure(lo, hi), tr.ends.ensure(lo, hi), tr.values.ensure(lo, hi), offs
+
+
+def read_tracks_reference(data: StoreData, names: list[str], regions, samples, win_starts) -> np.ndarray:
+    """Tracks in reference coordinates (B, T, L) float32."""
+    out = np.empty((len(regions), len(names), data.length), np.float32)
+    for t, name in enumerate(names):
+        tracks_reference(*_track_batch(data, name, regions, samples), win_starts, out[:, t])
+    return out
+
+
+def read_tracks_realigned(data: StoreData, names: list[str], regions, samples, coords) -> np.ndarray:
+    """Tracks realigned to haplotypes (B, T, P, L) float32, from haplotype coords."""
+    out = np.empty((len(regions), len(names), coords.shape[1], data.length), np.float32)
+    for t, name in enumerate(names):
+        tracks_realigned(
+            *_track_batch(data, name, regions, samples), regions, data.ref_offsets, data.ref_starts, coords, out[:, t]
+        )
+    return out

@@ -1,0 +1,100 @@
+"""Writing a track computed from another one into an existing store."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import zarr
+from tqdm.auto import tqdm
+
+from . import schema
+from ._kernels.tracks import run_length_encode, tracks_reference
+from ._store import as_store
+from .errors import DatasetExistsError, InputFileError
+from .ragged import Ragged
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .dataset import Dataset
+
+
+def write_transformed_track(
+    ds: Dataset, new_name: str, existing_name: str, transform: Callable[..., Any], *, overwrite: bool, progress: bool
+) -> None:
+    """See `Dataset.write_transformed_track`. The new track is listed in the store's
+    attributes only once all its arrays are written, so an interrupted call leaves no
+    half track that opens."""
+    data = ds._data
+    if existing_name not in data.tracks:
+        raise InputFileError(f"no track {existing_name!r} in {data.name}; tracks: {list(data.tracks)}.")
+    if not new_name or "/" in new_name:
+        raise InputFileError(f"track name {new_name!r} must be non-empty and contain no '/'.")
+    root = zarr.open_group(as_store(data.location, read_only=False), mode="r+", zarr_format=3)
+    names = list(root.attrs.get("tracks", []))
+    if new_name in names and not overwrite:
+        raise DatasetExistsError(f"track {new_name!r} already exists in {data.name}; pass overwrite=True.")
+    source = data.tracks[existing_name]
+    n_store_regions, n_store_samples = len(data.r_start), len(data.samples)
+    offsets = np.zeros((n_store_regions, n_store_samples, 2), np.int64)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    n = 0
+    samples = ds._samples
+    for r_local, region in enumerate(tqdm(ds._regions, desc=f"track {new_name}", disable=not progress)):
+        origin = int(data.ref_starts[region])
+        span = int(data.ref_offsets[region + 1] - data.ref_offsets[region])
+        regions = np.full(len(samples), region)
+        iv = np.ascontiguousarray(source.offsets[regions, samples])
+        lo, hi = iv[:, 0], iv[:, 1]
+        dense = np.empty((len(samples), span), np.float32)
+        tracks_reference(
+            source.starts.ensure(lo, hi), source.ends.ensure(lo, hi), source.values.ensure(lo, hi),
+            iv, np.full(len(samples), origin, np.int64), dense,
+        )
+        row_offsets = np.arange(len(samples) + 1, dtype=np.int64) * span
+        tracks = Ragged.from_offsets(dense.ravel(), (len(samples),), row_offsets)
+        s_local = np.arange(len(samples))
+        r_idx = np.full(len(samples), r_local)
+        result = transform(r_idx * ds.n_samples + s_local, r_idx, s_local, tracks)
+        values = _check_result(result, row_offsets, new_name).reshape(len(samples), span)
+        origins = np.full(len(samples), origin, np.int64)
+        counts = np.zeros(len(samples), np.int64)
+        empty_i, empty_f = np.zeros(0, np.int64), np.zeros(0, np.float32)
+        run_length_encode(values, origins, counts, empty_i, empty_i, empty_f, False)
+        total = int(counts.sum())
+        starts, ends, vals = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.float32)
+        run_length_encode(values, origins, counts, starts, ends, vals, True)
+        bounds = n + np.concatenate([[0], np.cumsum(counts)])
+        offsets[region, samples, 0] = bounds[:-1]
+        offsets[region, samples, 1] = bounds[1:]
+        n += total
+        parts.append((starts, ends, vals))
+
+    if new_name in root.get("tracks", {}):
+        del root[f"tracks/{new_name}"]
+    specs = schema.track_specs(new_name)
+    from .write import _array, _grid_chunks
+
+    _array(root, specs[0], offsets, chunks=_grid_chunks(offsets.shape))
+    for i, spec in enumerate(specs[1:]):
+        _array(root, spec, np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, spec.np_dtype))
+    info = dict(root.attrs.get("track_info", {}))
+    info[new_name] = {"source": f"transform of {existing_name}", "max_jitter": data.max_jitter}
+    root.attrs["track_info"] = info
+    if new_name not in names:
+        root.attrs["tracks"] = [*names, new_name]
+
+
+def _check_result(result: Any, row_offsets: np.ndarray, name: str) -> np.ndarray:
+    if isinstance(result, Ragged):
+        if not np.array_equal(result.offsets, row_offsets):
+            raise InputFileError(f"transform for track {name!r} must keep the input's offsets (row lengths).")
+        return np.asarray(result.data, np.float32)
+    arr = np.asarray(result, np.float32)
+    if arr.size != row_offsets[-1]:
+        raise InputFileError(
+            f"transform for track {name!r} returned {arr.size} values; expected {row_offsets[-1]} "
+            "(a Ragged with the input's offsets)."
+        )
+    return arr.ravel()

@@ -1,0 +1,377 @@
+"""`Dataset`: open a store, choose settings and subsets, and read batches."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from . import _query
+from ._indexing import normalize
+from ._query import StoreData
+from ._settings import Settings
+from .errors import DatasetIndexError, InputFileError, SettingsError
+from .readers.bed import read_bed
+
+_COMPLEMENT = np.arange(256, dtype=np.uint8)
+for _a, _b in zip(b"ACGTNacgtn", b"TGCANtgcan", strict=True):
+    _COMPLEMENT[_a] = _b
+
+_UNSET: Any = object()
+
+
+class Dataset:
+    """Personal haplotypes and realigned tracks of (region, sample) instances.
+
+    Indexing mirrors NumPy on a virtual (n_regions, n_samples) array; see `__getitem__`.
+    Outputs, with `batch` the index's shape (absent for a single instance):
+
+    - haplotypes: `(batch, ploidy, length)` bytes `S1`, uppercase;
+    - reference (`return_sequences="reference"`): `(batch, length)` `S1`;
+    - tracks with haplotypes: `(batch, tracks, ploidy, length)` float32, realigned to each
+      haplotype; without: `(batch, tracks, length)` in reference coordinates. The tracks
+      axis is dropped when `return_tracks` is a single name (or the dataset has one track
+      and return_tracks is left at its default).
+
+    Several outputs come as a tuple in the order sequences, tracks, then indices.
+    """
+
+    def __init__(self, data: StoreData, regions: np.ndarray, samples: np.ndarray, settings: Settings) -> None:
+        self._data = data
+        self._regions = regions
+        self._samples = samples
+        self.settings = settings
+
+    # ------------------------------------------------------------------ open
+    @classmethod
+    def open(
+        cls,
+        path: Any,
+        reference: str | os.PathLike | None = None,
+        **settings: Any,
+    ) -> Dataset:
+        """Open a dataset at a path, URL, fsspec mapper or zarr Store.
+
+        `reference` (FASTA, plain or bgzipped) is needed for sequences; without it the
+        dataset returns tracks only. Keyword settings are passed to `with_settings`;
+        jitter defaults to the dataset's max_jitter.
+        """
+        data = StoreData(path, reference)
+        base = Settings(
+            jitter=data.max_jitter,
+            return_sequences=("haplotypes" if data.has_genotypes else "reference") if data.ref is not None else None,
+            return_tracks=tuple(data.tracks),
+            squeeze_tracks=len(data.tracks) == 1,
+        )
+        ds = cls(data, np.arange(len(data.r_start)), np.arange(len(data.samples)), base)
+        return ds.with_settings(**settings) if settings else ds
+
+    # ------------------------------------------------------------ properties
+    @property
+    def samples(self) -> list[str]:
+        """Sample names, in dataset order."""
+        return self._data.samples[self._samples].tolist()
+
+    @property
+    def n_regions(self) -> int:
+        return len(self._regions)
+
+    @property
+    def n_samples(self) -> int:
+        return len(self._samples)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_regions, self.n_samples)
+
+    def __len__(self) -> int:
+        return self.n_regions * self.n_samples
+
+    @property
+    def region_length(self) -> int:
+        """Length of every output sequence and track."""
+        return self._data.length
+
+    @property
+    def max_jitter(self) -> int:
+        return self._data.max_jitter
+
+    @property
+    def ploidy(self) -> int:
+        return self._data.ploidy
+
+    @property
+    def available_tracks(self) -> list[str]:
+        return list(self._data.tracks)
+
+    @property
+    def has_reference(self) -> bool:
+        return self._data.ref is not None
+
+    def get_bed(self) -> pl.DataFrame:
+        """The dataset's regions as given in the input BED (chrom, chromStart, chromEnd,
+        strand), with the written windows as `window_start`/`window_end`."""
+        d, r = self._data, self._regions
+        strand = np.array([".", "+", "-"])[np.asarray(d.r_strand[r], np.int64) % 3]
+        return pl.DataFrame(
+            {
+                "chrom": np.asarray(d.contigs, dtype=object)[d.r_contig[r]].astype(str),
+                "chromStart": d.r_bed_start[r],
+                "chromEnd": d.r_bed_end[r],
+                "strand": strand,
+                "window_start": d.r_start[r],
+                "window_end": d.r_end[r],
+            }
+        )
+
+    def __repr__(self) -> str:
+        s = self.settings
+        return (
+            f"gvl_zarr.Dataset({self._data.name!r}, n_regions={self.n_regions}, n_samples={self.n_samples}, "
+            f"region_length={self.region_length}, sequences={s.return_sequences}, "
+            f"tracks={list(s.return_tracks)}, jitter={s.jitter})"
+        )
+
+    # --------------------------------------------------------------- settings
+    def with_settings(
+        self,
+        *,
+        jitter: int = _UNSET,
+        return_sequences: bool | str | None = _UNSET,
+        return_tracks: bool | str | Sequence[str] | None = _UNSET,
+        transform: Callable[..., Any] | None = _UNSET,
+        rc_neg: bool = _UNSET,
+        deterministic: bool = _UNSET,
+        return_indices: bool = _UNSET,
+        seed: int = _UNSET,
+    ) -> Dataset:
+        """A new Dataset with some settings changed; this one is left as it is.
+
+        return_sequences: True (haplotypes when the store has genotypes, else reference),
+            "haplotypes", "reference", or False/None.
+        return_tracks: True (all), a name (no tracks axis), a list of names, or False/None.
+        """
+        changes: dict[str, Any] = {}
+        if return_sequences is not _UNSET:
+            changes["return_sequences"] = self._sequence_mode(return_sequences)
+        if return_tracks is not _UNSET:
+            changes["return_tracks"], changes["squeeze_tracks"] = self._track_selection(return_tracks)
+        for key, value in (
+            ("jitter", jitter), ("transform", transform), ("rc_neg", rc_neg),
+            ("deterministic", deterministic), ("return_indices", return_indices), ("seed", seed),
+        ):
+            if value is not _UNSET:
+                changes[key] = value
+        settings = dataclasses.replace(self.settings, **changes)
+        self._check(settings)
+        return Dataset(self._data, self._regions, self._samples, settings)
+
+    def _sequence_mode(self, value: bool | str | None) -> str | None:
+        if value is True:
+            value = "haplotypes" if self._data.has_genotypes else "reference"
+        if value is False or value is None:
+            return None
+        if value not in ("haplotypes", "reference"):
+            raise SettingsError(f"return_sequences must be True, False, 'haplotypes' or 'reference', got {value!r}.")
+        if value == "haplotypes" and not self._data.has_genotypes:
+            raise SettingsError(f"{self._data.name} was written without variants; use return_sequences='reference'.")
+        if self._data.ref is None:
+            raise SettingsError(
+                f"return_sequences={value!r} needs the reference: Dataset.open({self._data.name!r}, reference=FASTA)."
+            )
+        return value
+
+    def _track_selection(self, value: bool | str | Sequence[str] | None) -> tuple[tuple[str, ...], bool]:
+        available = list(self._data.tracks)
+        if value is True:
+            return tuple(available), len(available) == 1
+        if value is False or value is None:
+            return (), False
+        names = [value] if isinstance(value, str) else list(value)
+        unknown = [n for n in names if n not in available]
+        if unknown:
+            raise SettingsError(f"tracks {unknown} are not in {self._data.name}; available tracks: {available}.")
+        return tuple(names), isinstance(value, str)
+
+    def _check(self, s: Settings) -> None:
+        if not isinstance(s.jitter, (int, np.integer)) or s.jitter < 0:
+            raise SettingsError(f"jitter must be a non-negative int, got {s.jitter!r}.")
+        if s.jitter > self._data.max_jitter:
+            raise SettingsError(
+                f"jitter={s.jitter} exceeds the dataset's max_jitter={self._data.max_jitter}; "
+                "re-write the dataset with a larger max_jitter to jitter further."
+            )
+        for name in s.return_tracks:
+            limit = self._data.tracks[name].max_jitter
+            if s.jitter > limit:
+                raise SettingsError(f"track {name!r} was stored with max_jitter={limit}; use jitter <= {limit}.")
+        if s.return_sequences is None and not s.return_tracks:
+            raise SettingsError("nothing to return: enable return_sequences or return_tracks.")
+        if s.transform is not None and not callable(s.transform):
+            raise SettingsError("transform must be callable.")
+
+    # --------------------------------------------------------------- subsets
+    def subset_to(self, regions: Any = None, samples: Any = None) -> Dataset:
+        """A Dataset over some regions and/or samples (in the order given).
+
+        regions: BED path or table (rows matched on chrom, chromStart, chromEnd), int
+            indices or a boolean mask. samples: names, int indices or a boolean mask.
+        """
+        new_regions = self._regions if regions is None else self._regions[self._region_positions(regions)]
+        new_samples = self._samples if samples is None else self._samples[self._sample_positions(samples)]
+        return Dataset(self._data, new_regions, new_samples, self.settings)
+
+    def _region_positions(self, regions: Any) -> np.ndarray:
+        if isinstance(regions, (str, os.PathLike, pl.DataFrame)) or hasattr(regions, "columns"):
+            wanted = read_bed(regions)
+            bed = self.get_bed().with_row_index("_pos")
+            hits = wanted.select("chrom", "chromStart", "chromEnd").with_row_index("_order").join(
+                bed, on=["chrom", "chromStart", "chromEnd"], how="left"
+            )
+            missing = hits.filter(pl.col("_pos").is_null())
+            if missing.height:
+                m = missing.row(0, named=True)
+                raise InputFileError(
+                    f"region {m['chrom']}:{m['chromStart']}-{m['chromEnd']} (and {missing.height - 1} more) "
+                    "is not in this dataset; regions are matched on the BED rows it was written from."
+                )
+            return hits.unique("_order", keep="first", maintain_order=True)["_pos"].to_numpy().astype(np.int64)
+        r, _, _ = normalize((regions, 0), self.n_regions, self.n_samples)
+        return r
+
+    def _sample_positions(self, samples: Any) -> np.ndarray:
+        names = [samples] if isinstance(samples, str) else samples
+        if isinstance(names, (list, tuple, np.ndarray)) and len(names) and isinstance(np.asarray(names).flat[0], str):
+            lookup = {name: i for i, name in enumerate(self.samples)}
+            unknown = [n for n in names if n not in lookup]
+            if unknown:
+                raise DatasetIndexError(f"samples {unknown[:5]} are not in this dataset.")
+            pos = np.array([lookup[n] for n in names], np.int64)
+            return pos[0] if isinstance(samples, str) else pos
+        _, s, _ = normalize((0, samples), self.n_regions, self.n_samples)
+        return s if np.ndim(samples) else s[0]
+
+    # ------------------------------------------------------------- indexing
+    def isel(self, regions: Any = None, samples: Any = None) -> Any:
+        """Read by positional region and sample indices (ints drop their axis)."""
+        return self[slice(None) if regions is None else regions, slice(None) if samples is None else samples]
+
+    def sel(self, regions: Any = None, samples: Any = None) -> Any:
+        """Read by labels: regions as BED rows (table), samples as names."""
+        r = slice(None) if regions is None else self._region_positions(regions)
+        s = slice(None) if samples is None else self._sample_positions(samples)
+        return self[r, s]
+
+    def __getitem__(self, key: Any) -> Any:
+        """`ds[i]` / `ds[:10]`: raveled instances (region-major); `ds[r, s]`: regions × samples."""
+        r, s, shape = normalize(key, self.n_regions, self.n_samples)
+        return self._read(r, s, shape)
+
+    def _read(self, r_local: np.ndarray, s_local: np.ndarray, shape: tuple[int, ...]) -> Any:
+        st, d = self.settings, self._data
+        regions = self._regions[r_local]
+        samples = self._samples[s_local]
+        ds_idx = r_local * self.n_samples + s_local
+        win = d.r_start[regions] + self._shifts(ds_idx)
+        outputs: list[np.ndarray] = []
+        seq = tracks = None
+        names = list(st.return_tracks)
+        if st.return_sequences == "haplotypes":
+            seq, coords = _query.read_haplotypes(d, regions, samples, win, want_coords=bool(names))
+            if names:
+                tracks = _query.read_tracks_realigned(d, names, regions, samples, coords)
+        else:
+            if st.return_sequences == "reference":
+                seq = _query.read_reference(d, regions, win)
+            if names:
+                tracks = _query.read_tracks_reference(d, names, regions, samples, win)
+        if st.rc_neg:
+            neg = d.r_strand[regions] == -1
+            if neg.any():
+                if seq is not None:
+                    seq[neg] = _COMPLEMENT[seq[neg][..., ::-1]]
+                if tracks is not None:
+                    tracks[neg] = tracks[neg][..., ::-1]
+        if seq is not None:
+            outputs.append(seq.view("S1").reshape(shape + seq.shape[1:]))
+        if tracks is not None:
+            if st.squeeze_tracks:
+                tracks = tracks[:, 0]
+            outputs.append(tracks.reshape(shape + tracks.shape[1:]))
+        if st.transform is not None:
+            result = st.transform(*outputs)
+            outputs = list(result) if isinstance(result, tuple) else [result]
+        if st.return_indices:
+            outputs += [ds_idx.reshape(shape), r_local.reshape(shape), s_local.reshape(shape)]
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def _shifts(self, ds_idx: np.ndarray) -> np.ndarray:
+        j = self.settings.jitter
+        if j == 0:
+            return np.zeros(len(ds_idx), np.int64)
+        if self.settings.deterministic:
+            h = _splitmix64(ds_idx.astype(np.uint64) ^ np.uint64(self.settings.seed * 0x9E3779B97F4A7C15 % 2**64))
+            return (h % np.uint64(2 * j + 1)).astype(np.int64) - j
+        return _process_rng(self.settings.seed).integers(-j, j + 1, len(ds_idx))
+
+    # ------------------------------------------------------ transformed tracks
+    def write_transformed_track(
+        self,
+        new_name: str,
+        existing_name: str,
+        transform: Callable[..., Any],
+        *,
+        overwrite: bool = False,
+        progress: bool = True,
+    ) -> Dataset:
+        """Compute a new track from an existing one and store it beside it.
+
+        `transform(dataset_indices, region_indices, sample_indices, tracks)` is called once
+        per region with this dataset's indices and `tracks`, a `Ragged` of shape
+        (n_samples,) holding each stored (region, sample) track in reference coordinates
+        over [window_start - max_jitter, fetch_end): `region_length` values when the
+        dataset has no jitter and no deletions, more otherwise. It returns a `Ragged` with
+        the same offsets. Returns a Dataset that can select the new track.
+        """
+        from ._transformed import write_transformed_track
+
+        write_transformed_track(self, new_name, existing_name, transform, overwrite=overwrite, progress=progress)
+        self._data.refresh_tracks()
+        return Dataset(self._data, self._regions, self._samples, self.settings)
+
+    # ------------------------------------------------------------------ torch
+    def to_torch_dataset(self) -> Any:
+        """A `torch.utils.data.Dataset` whose items are whole batches (pass index lists)."""
+        from .torch_loader import TorchDataset
+
+        return TorchDataset(self)
+
+    def to_dataloader(self, batch_size: int = 1, shuffle: bool = False, sampler: Any = None, **kwargs: Any) -> Any:
+        """A PyTorch DataLoader reading one batch per dataset call; see `torch_loader`."""
+        from .torch_loader import make_dataloader
+
+        return make_dataloader(self, batch_size=batch_size, shuffle=shuffle, sampler=sampler, **kwargs)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        x = x + np.uint64(0x9E3779B97F4A7C15)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
+_RNGS: dict[tuple[int, int], np.random.Generator] = {}
+
+
+def _process_rng(seed: int) -> np.random.Generator:
+    """One generator per (process, seed): forked DataLoader workers draw different jitter."""
+    key = (os.getpid(), seed)
+    rng = _RNGS.get(key)
+    if rng is None:
+        rng = _RNGS[key] = np.random.default_rng([seed, os.getpid()])
+    return rng

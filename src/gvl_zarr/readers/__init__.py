@@ -1,0 +1,1 @@
+"""Readers of input files; the writer sees only the interfaces in `base`."""

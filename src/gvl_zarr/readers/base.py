@@ -1,0 +1,55 @@
+"""The small interfaces every input reader implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class VariantBlock:
+    """Variants read from one contig span, multiallelic records split into one row per ALT.
+
+    `genotypes` holds allele codes per record (0 = REF, k = k-th ALT, -1 = missing);
+    ALT k of record i is variant row `record_first_variant[i] + k - 1`, or no row
+    when `record_alt_skipped` marks it (symbolic alleles).
+    """
+
+    pos: np.ndarray  # (variant,) int64, 0-based
+    ref: list[bytes]  # (variant,)
+    alt: list[bytes]  # (variant,)
+    record_first_variant: np.ndarray  # (record,) int64
+    record_alt_map: np.ndarray  # (record, max_alleles) int64: allele code -> variant row, -1 none
+    genotypes: np.ndarray  # (record, sample, ploidy) int8
+
+
+class VariantReader(Protocol):
+    """Genotype source (VCF now; PGEN and VCF Zarr fit the same shape)."""
+
+    path: str
+    samples: list[str]
+    contigs: list[str]
+    ploidy: int
+
+    def read(self, contig: str, start: int, end: int) -> VariantBlock:
+        """Variants overlapping the 0-based half-open span, for every sample."""
+        ...
+
+
+class TrackReader(Protocol):
+    """Per-sample signal source (BigWig now)."""
+
+    name: str
+    samples: list[str]
+
+    def contigs(self, sample: str) -> list[str]:
+        """Contig names the sample's file knows."""
+        ...
+
+    def intervals(
+        self, sample: str, contig: str, start: int, end: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(starts, ends, values) of the sample's intervals overlapping the span, clipped to it."""
+        ...

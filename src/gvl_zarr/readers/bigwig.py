@@ -1,0 +1,116 @@
+"""Per-sample BigWig tracks through pyBigWig."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputFileError, MissingFileError
+
+
+class BigWigs:
+    """A named track: one BigWig per sample.
+
+    >>> BigWigs("stat1", {"NA12878": "NA12878.bw"})  # doctest: +SKIP
+    """
+
+    def __init__(self, name: str, samples_to_paths: Mapping[str, str | os.PathLike]) -> None:
+        if not name or "/" in name:
+            raise InputFileError(f"track name {name!r} must be non-empty and contain no '/'.")
+        self.name = name
+        self.paths = {str(s): os.fspath(p) for s, p in samples_to_paths.items()}
+        for sample, path in self.paths.items():
+            if not os.path.exists(path):
+                raise MissingFileError(f"BigWig for sample {sample!r} not found: {path}.")
+        self.samples = list(self.paths)
+        self._handles: dict[str, Any] = {}
+        self._cache: dict[tuple[str, str, int, int], tuple[np.ndarray, ...]] = {}
+
+    @classmethod
+    def from_table(cls, name: str, table: str | os.PathLike | Any) -> BigWigs:
+        """Build from a CSV/TSV (or DataFrame) with columns `sample` and `path`.
+
+        Relative paths are resolved against the table's folder.
+        """
+        import polars as pl
+
+        base = "."
+        if isinstance(table, (str, os.PathLike)):
+            table = os.fspath(table)
+            if not os.path.exists(table):
+                raise MissingFileError(f"BigWig table {table} does not exist.")
+            base = os.path.dirname(os.path.abspath(table))
+            sep = "\t" if table.endswith((".tsv", ".txt")) else ","
+            df = pl.read_csv(table, separator=sep)
+            source = table
+        else:
+            df = table if isinstance(table, pl.DataFrame) else pl.from_pandas(table)
+            source = "BigWig table"
+        missing = {"sample", "path"} - set(df.columns)
+        if missing:
+            raise InputFileError(
+                f"{source} lacks columns {sorted(missing)}; it needs columns 'sample' and 'path'."
+            )
+        paths = {}
+        for sample, path in zip(df["sample"].cast(str), df["path"].cast(str), strict=True):
+            if not os.path.isabs(path) and not os.path.exists(path):
+                path = os.path.join(base, path)
+            paths[sample] = path
+        return cls(name, paths)
+
+    def __repr__(self) -> str:
+        return f"BigWigs(name={self.name!r}, n_samples={len(self.samples)})"
+
+    def _handle(self, path: str) -> Any:
+        import pyBigWig
+
+        bw = self._handles.get(path)
+        if bw is None:
+            try:
+                bw = pyBigWig.open(path)
+            except RuntimeError:
+                bw = None
+            if bw is None or not bw.isBigWig():
+                raise InputFileError(f"{path} is not a readable BigWig file.")
+            self._handles[path] = bw
+        return bw
+
+    def contigs(self, sample: str) -> dict[str, int]:
+        """Contig lengths of the sample's BigWig."""
+        return dict(self._handle(self.paths[sample]).chroms())
+
+    def intervals(
+        self, sample: str, contig: str, start: int, end: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(starts, ends, values) overlapping [start, end), clipped to it; cached per file."""
+        path = self.paths[sample]
+        key = (path, contig, start, end)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        bw = self._handle(path)
+        length = bw.chroms(contig) or 0
+        lo, hi = max(start, 0), min(end, length)
+        ivs = bw.intervals(contig, lo, hi) if hi > lo else None
+        if ivs:
+            arr = np.asarray(ivs, dtype=np.float64)
+            starts = np.maximum(arr[:, 0].astype(np.int64), lo)
+            ends = np.minimum(arr[:, 1].astype(np.int64), hi)
+            values = arr[:, 2].astype(np.float32)
+            keep = ~np.isnan(values) & (values != 0)
+            hit = (starts[keep], ends[keep], values[keep])
+        else:
+            hit = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
+        if len(self._cache) > 4096:
+            self._cache.clear()
+        self._cache[key] = hit
+        return hit
+
+    def close(self) -> None:
+        for bw in self._handles.values():
+            bw.close()
+        self._handles.clear()
+        self._cache.clear()

@@ -1,0 +1,426 @@
+"""Writing a dataset: plan regions and samples → read inputs per region group → finalise.
+
+Everything is written into `<path>.partial-<id>` and renamed onto `path` only after
+the completion attribute is set, so a failed or interrupted write never leaves a
+store that opens as if it were whole.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+import zarr
+from tqdm.auto import tqdm
+
+from . import schema
+from ._contigs import require_contig
+from ._kernels.calls import sparse_calls
+from ._refcheck import check_ref_alleles
+from ._regions import STRAND_CODES, group_spans, resize
+from .errors import DatasetExistsError, InputFileError, SettingsError
+from .readers.bed import read_bed
+from .readers.bigwig import BigWigs
+from .readers.fasta import FastaReader
+from .readers.vcf import VcfReader
+
+_COMPRESSOR = zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="shuffle")
+_INITIAL_MARGIN = 10_000
+
+
+@dataclass
+class _Variants:
+    """Variant table and sparse calls accumulated over region groups."""
+
+    contig: list[np.ndarray] = field(default_factory=list)
+    pos: list[np.ndarray] = field(default_factory=list)
+    ref: list[bytes] = field(default_factory=list)
+    alt: list[bytes] = field(default_factory=list)
+    calls: list[np.ndarray] = field(default_factory=list)
+    n_variants: int = 0
+    n_calls: int = 0
+
+
+def write(
+    path: str | os.PathLike,
+    bed: Any,
+    variants: str | os.PathLike | None = None,
+    bigwigs: BigWigs | Sequence[BigWigs] | None = None,
+    length: int | None = None,
+    max_jitter: int = 0,
+    samples: Sequence[str] | None = None,
+    overwrite: bool = False,
+    *,
+    reference: str | os.PathLike | None = None,
+    allow_unphased: bool = False,
+    progress: bool = True,
+) -> None:
+    """Write a gvl_zarr dataset (a Zarr v3 store) for the regions of `bed`.
+
+    Args:
+        path: output folder, conventionally ending in `.gvl`.
+        bed: BED path or table (chrom, chromStart, chromEnd[, name, score, strand]).
+        variants: indexed, phased VCF/BCF; ALT calls are stored sparsely per haplotype.
+        bigwigs: one or more `BigWigs`, each a named track with one file per sample.
+        length: window length; each region becomes `length` bp centred on its midpoint
+            (start = mid - length // 2). Defaults to the regions' common length.
+        max_jitter: the largest jitter reads may use; the store keeps this many extra bases
+            (and track values) on each side.
+        samples: samples to keep, in this order. Defaults to the VCF's samples (that have a
+            BigWig when tracks are given).
+        overwrite: replace an existing dataset at `path`.
+        reference: optional FASTA; when given, every REF allele is checked against it now
+            (`Dataset.open` always checks).
+        allow_unphased: read unphased heterozygous genotypes in the order written instead
+            of raising `UnphasedGenotypeError`.
+        progress: show progress bars.
+    """
+    out = os.fspath(path)
+    if os.path.exists(out) and not overwrite:
+        raise DatasetExistsError(
+            f"{out} already exists; pass overwrite=True (CLI: --overwrite) to replace it."
+        )
+    if variants is None and not bigwigs:
+        raise InputFileError("write needs variants, bigwigs or both.")
+    if max_jitter < 0:
+        raise SettingsError(f"max_jitter must be >= 0, got {max_jitter}.")
+    tracks = [bigwigs] if isinstance(bigwigs, BigWigs) else list(bigwigs or [])
+    _check_track_names(tracks)
+    bed_source = os.fspath(bed) if isinstance(bed, (str, os.PathLike)) else "BED table"
+    bed_df = read_bed(bed)
+    length = _resolve_length(bed_df, length, bed_source)
+
+    vcf = VcfReader(variants, allow_unphased=allow_unphased) if variants is not None else None
+    chosen = _choose_samples(vcf, tracks, samples)
+    if vcf is not None and chosen != vcf.samples:
+        vcf = VcfReader(variants, samples=chosen, allow_unphased=allow_unphased)
+    fasta = FastaReader(reference) if reference is not None else None
+
+    contigs = list(dict.fromkeys(bed_df["chrom"].to_list()))
+    contig_lengths = _contig_lengths(contigs, vcf, tracks, fasta, chosen)
+    _check_regions_in_contigs(bed_df, contig_lengths, bed_source)
+
+    start, end = resize(bed_df, length)
+    contig_idx = np.array([contigs.index(c) for c in bed_df["chrom"]], np.int32)
+    fetch_end = end + max_jitter
+
+    tmp = f"{out.rstrip('/')}.partial-{uuid.uuid4().hex[:8]}"
+    try:
+        root = zarr.open_group(zarr.storage.LocalStore(tmp), mode="w", zarr_format=3)
+        n_samples, ploidy = len(chosen), (vcf.ploidy if vcf else 2)
+        if vcf is not None:
+            fetch_end = _write_genotypes(
+                root, vcf, contigs, contig_idx, start, end, max_jitter, fasta, progress
+            )
+        _write_regions(root, bed_df, contig_idx, start, end, fetch_end)
+        _array(root, schema.SAMPLES, np.array(chosen, dtype=str))
+        for track in tracks:
+            _write_track(root, track, contigs, contig_idx, start - max_jitter, fetch_end, chosen, progress)
+        root.attrs.update(
+            {
+                "format_version": schema.FORMAT_VERSION,
+                "length": int(length),
+                "max_jitter": int(max_jitter),
+                "ploidy": int(ploidy),
+                "n_samples": n_samples,
+                "contigs": contigs,
+                "has_genotypes": vcf is not None,
+                "tracks": [t.name for t in tracks],
+                "track_info": {t.name: {"source": "bigwig", "max_jitter": int(max_jitter)} for t in tracks},
+                "inputs": {"bed": bed_source, "variants": os.fspath(variants) if variants else None},
+            }
+        )
+        root.attrs[schema.COMPLETE_ATTR] = True
+        _replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        for track in tracks:
+            track.close()
+
+
+def _replace(tmp: str, out: str) -> None:
+    """Move the finished store onto `out`, removing what was there only afterwards."""
+    old = None
+    if os.path.exists(out):
+        old = f"{out.rstrip('/')}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        if os.path.isdir(old):
+            shutil.rmtree(old)
+        else:
+            os.remove(old)
+
+
+def _check_track_names(tracks: list[BigWigs]) -> None:
+    names = [t.name for t in tracks]
+    if len(set(names)) != len(names):
+        raise InputFileError(f"track names must be unique, got {names}.")
+
+
+def _resolve_length(bed: pl.DataFrame, length: int | None, source: str) -> int:
+    if length is not None:
+        if length <= 0:
+            raise SettingsError(f"length must be positive, got {length}.")
+        return int(length)
+    widths = (bed["chromEnd"] - bed["chromStart"]).unique()
+    if widths.len() != 1:
+        raise SettingsError(
+            f"regions of {source} have different lengths; pass length= to resize them all."
+        )
+    return int(widths[0])
+
+
+def _choose_samples(vcf: VcfReader | None, tracks: list[BigWigs], samples: Sequence[str] | None) -> list[str]:
+    if vcf is not None:
+        known = set(vcf.samples)
+        for track in tracks:
+            extra = [s for s in track.samples if s not in known]
+            if extra:
+                raise InputFileError(
+                    f"BigWig table of track {track.name!r} names sample(s) {extra[:5]} that VCF "
+                    f"{vcf.path} lacks. Fix: remove them from the table or correct the names."
+                )
+        pool = vcf.samples
+    else:
+        pool = list(tracks[0].samples)
+    if samples is not None:
+        chosen = [str(s) for s in samples]
+        unknown = [s for s in chosen if s not in set(pool)]
+        if unknown:
+            raise InputFileError(f"samples {unknown[:5]} are not in the inputs; choose from {pool[:5]} …")
+        for track in tracks:
+            lacking = [s for s in chosen if s not in track.paths]
+            if lacking:
+                raise InputFileError(f"track {track.name!r} has no BigWig for samples {lacking[:5]}.")
+        return chosen
+    chosen = [s for s in pool if all(s in t.paths for t in tracks)]
+    if not chosen:
+        raise InputFileError("no sample has both genotypes and a BigWig for every track.")
+    if len(chosen) < len(pool):
+        warnings.warn(
+            f"keeping the {len(chosen)} of {len(pool)} samples that have a BigWig for every track.",
+            stacklevel=3,
+        )
+    return chosen
+
+
+def _contig_lengths(
+    contigs: list[str], vcf: VcfReader | None, tracks: list[BigWigs], fasta: FastaReader | None, samples: list[str]
+) -> dict[str, int | None]:
+    """Length of each BED contig from the FASTA, else the VCF header, else a BigWig header.
+
+    Also raises `ContigMismatchError` when the VCF, FASTA or a BigWig lacks a BED contig.
+    """
+    lengths: dict[str, int | None] = {}
+    for c in contigs:
+        found: int | None = None
+        if fasta is not None:
+            found = fasta.contig_lengths[require_contig(c, fasta.contigs, file=fasta.path, what="BED")]
+        if vcf is not None:
+            name = require_contig(c, vcf.contigs, file=vcf.path, what="BED")
+            found = found or vcf.contig_lengths.get(name) or None
+        for track in tracks:
+            chroms = track.contigs(samples[0])
+            name = require_contig(c, chroms, file=track.paths[samples[0]], what="BED")
+            found = found or chroms[name]
+        lengths[c] = found
+    return lengths
+
+
+def _check_regions_in_contigs(bed: pl.DataFrame, lengths: dict[str, int | None], source: str) -> None:
+    for i, (c, s, e) in enumerate(zip(bed["chrom"], bed["chromStart"], bed["chromEnd"], strict=True)):
+        n = lengths.get(c)
+        if n is not None and e > n:
+            raise InputFileError(
+                f"{source}, row {i + 1}: region {c}:{s}-{e} ends past the end of contig {c} "
+                f"({n:,} bp). Fix: clip or drop the region, or check the BED's genome build."
+            )
+
+
+def _array(group: zarr.Group, spec: schema.ArraySpec, data: np.ndarray, chunks: tuple[int, ...] | None = None):
+    dtype = str if spec.dtype == "str" else spec.np_dtype
+    if chunks is None:
+        chunks = tuple(max(1, min(n, schema.DATA_CHUNK)) for n in data.shape) if data.ndim == 1 else data.shape
+    arr = group.create_array(
+        spec.path,
+        shape=data.shape,
+        dtype=dtype,
+        chunks=tuple(max(1, c) for c in chunks),
+        dimension_names=list(spec.dims),
+        compressors=None if spec.dtype == "str" else _COMPRESSOR,
+        attributes={"description": spec.doc},
+    )
+    if data.size:
+        arr[...] = data
+    return arr
+
+
+def _grid_chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Chunks of a (region, sample, ...) array: region and sample blocks, the rest whole."""
+    return (min(shape[0], schema.REGION_CHUNK) or 1, min(shape[1], schema.SAMPLE_CHUNK) or 1, *shape[2:])
+
+
+def _write_regions(root, bed: pl.DataFrame, contig_idx, start, end, fetch_end) -> None:
+    strand = np.array([STRAND_CODES[s] for s in bed["strand"]], np.int8)
+    values = {
+        "regions/contig": contig_idx,
+        "regions/start": start,
+        "regions/end": end,
+        "regions/strand": strand,
+        "regions/bed_start": bed["chromStart"].to_numpy().astype(np.int64),
+        "regions/bed_end": bed["chromEnd"].to_numpy().astype(np.int64),
+        "regions/fetch_end": np.asarray(fetch_end, np.int64),
+    }
+    for spec in schema.REGIONS:
+        _array(root, spec, values[spec.path], chunks=(min(len(start), 65536) or 1,))
+
+
+def _write_genotypes(root, vcf, contigs, contig_idx, start, end, max_jitter, fasta, progress) -> np.ndarray:
+    """Read variants per group of nearby regions, store the variant table and sparse calls.
+
+    Returns each region's fetch_end: end + max_jitter + the REF bases that deletions in
+    reach could remove, so the read path always has enough reference.
+    """
+    n_regions = len(start)
+    n_samples = len(vcf.samples)
+    lo = start - max_jitter
+    hi = end + max_jitter
+    fetch_end = hi.copy()
+    offsets = np.zeros((n_regions, n_samples, vcf.ploidy, 2), np.int64)
+    acc = _Variants()
+    groups = group_spans(contig_idx, lo, hi)
+    for group in tqdm(groups, desc="genotypes", unit="region group", disable=not progress):
+        contig = contigs[int(contig_idx[group[0]])]
+        vcf_contig = require_contig(contig, vcf.contigs, file=vcf.path, what="BED")
+        margin = _INITIAL_MARGIN
+        while True:
+            block = vcf.read(vcf_contig, int(lo[group].min()), int(hi[group].max()) + margin)
+            rec_lo, rec_hi, fe = _record_ranges(block, lo[group], hi[group])
+            if fe.max() <= hi[group].max() + margin:
+                break
+            margin *= 4
+        fetch_end[group] = fe
+        group_offsets, calls = sparse_calls(
+            block.genotypes, block.record_alt_map + np.where(block.record_alt_map >= 0, acc.n_variants, 0),
+            rec_lo, rec_hi, acc.n_calls,
+        )
+        offsets[group] = group_offsets
+        acc.contig.append(np.full(len(block.pos), contig_idx[group[0]], np.int32))
+        acc.pos.append(block.pos)
+        acc.ref.extend(r.upper() for r in block.ref)
+        acc.alt.extend(a.upper() for a in block.alt)
+        acc.calls.append(calls)
+        acc.n_variants += len(block.pos)
+        acc.n_calls += len(calls)
+
+    v_contig = np.concatenate(acc.contig) if acc.contig else np.zeros(0, np.int32)
+    v_pos = np.concatenate(acc.pos) if acc.pos else np.zeros(0, np.int64)
+    ref_offsets, ref_bytes = _pack(acc.ref)
+    alt_offsets, alt_bytes = _pack(acc.alt)
+    if fasta is not None:
+        check_ref_alleles(fasta, [_fasta_name(c, fasta) for c in contigs], v_contig, v_pos, ref_offsets, ref_bytes, vcf=vcf.path)
+    values = {
+        "variants/contig": v_contig,
+        "variants/pos": v_pos,
+        "variants/ref_len": np.diff(ref_offsets).astype(np.int32),
+        "variants/ref_offsets": ref_offsets,
+        "variants/ref": ref_bytes,
+        "variants/alt_offsets": alt_offsets,
+        "variants/alt": alt_bytes,
+    }
+    for spec in schema.VARIANTS:
+        _array(root, spec, values[spec.path])
+    calls = np.concatenate(acc.calls) if acc.calls else np.zeros(0, np.int32)
+    _array(root, schema.GENOTYPES[0], offsets, chunks=_grid_chunks(offsets.shape))
+    _array(root, schema.GENOTYPES[1], calls)
+    return fetch_end
+
+
+def _fasta_name(contig: str, fasta: FastaReader) -> str:
+    return require_contig(contig, fasta.contigs, file=fasta.path, what="BED")
+
+
+def _record_ranges(block, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per region: records [rec_lo, rec_hi) that can affect it, and its fetch_end.
+
+    fetch_end grows by the REF bases every deletion in reach could remove, until stable.
+    """
+    first = block.record_first_variant
+    n_rec = len(first)
+    if n_rec == 0:
+        zeros = np.zeros(len(lo), np.int64)
+        return zeros, zeros, hi.copy()
+    rec_pos = np.empty(n_rec, np.int64)
+    rec_len = np.empty(n_rec, np.int64)
+    rec_shrink = np.zeros(n_rec, np.int64)
+    amap = block.record_alt_map
+    for i in range(n_rec):
+        rows = amap[i][amap[i] >= 0]
+        if rows.size:
+            rec_pos[i] = block.pos[rows[0]]
+            rec_len[i] = len(block.ref[rows[0]])
+            rec_shrink[i] = max(0, rec_len[i] - min(len(block.alt[r]) for r in rows))
+        else:  # only symbolic ALTs: never applied
+            rec_pos[i] = block.pos[0] if block.pos.size else 0
+            rec_len[i] = 0
+    # records come in VCF (position) order; rec_pos of all-symbolic records is irrelevant
+    ends_cummax = np.maximum.accumulate(rec_pos + rec_len)
+    shrink_cumsum = np.concatenate([[0], np.cumsum(rec_shrink + np.where(rec_shrink > 0, rec_len, 0))])
+    rec_lo = np.searchsorted(ends_cummax, lo, side="right")
+    fetch_end = hi.copy()
+    while True:
+        rec_hi = np.searchsorted(rec_pos, fetch_end, side="left")
+        grown = hi + shrink_cumsum[rec_hi] - shrink_cumsum[rec_lo]
+        if np.array_equal(grown, fetch_end):
+            break
+        fetch_end = grown
+    return rec_lo.astype(np.int64), rec_hi.astype(np.int64), fetch_end
+
+
+def _pack(alleles: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.fromiter((len(a) for a in alleles), np.int64, len(alleles))
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    data = np.frombuffer(b"".join(alleles), np.uint8).copy()
+    return offsets, data
+
+
+def _write_track(root, track: BigWigs, contigs, contig_idx, lo, hi, samples, progress) -> None:
+    """Store the track's intervals over [lo, hi) of every (region, sample)."""
+    n_regions, n_samples = len(lo), len(samples)
+    offsets = np.zeros((n_regions, n_samples, 2), np.int64)
+    starts, ends, values = [], [], []
+    n = 0
+    names: dict[tuple[str, str], str] = {}
+    for r in tqdm(range(n_regions), desc=f"track {track.name}", unit="region", disable=not progress):
+        contig = contigs[int(contig_idx[r])]
+        # Samples that share a file share its intervals: offsets may point at the same rows.
+        written: dict[str, tuple[int, int]] = {}
+        for s, sample in enumerate(samples):
+            path = track.paths[sample]
+            if path in written:
+                offsets[r, s] = written[path]
+                continue
+            key = (path, contig)
+            if key not in names:
+                names[key] = require_contig(contig, track.contigs(sample), file=path, what="BED")
+            a, b, v = track.intervals(sample, names[key], int(lo[r]), int(hi[r]))
+            offsets[r, s] = written[path] = (n, n + len(a))
+            n += len(a)
+            starts.append(a)
+            ends.append(b)
+            values.append(v)
+    specs = schema.track_specs(track.name)
+    _array(root, specs[0], offsets, chunks=_grid_chunks(offsets.shape))
+    _array(root, specs[1], np.concatenate(starts) if starts else np.zeros(0, np.int64))
+    _array(root, specs[2], np.concatenate(ends) if ends else np.zeros(0, np.int64))
+    _array(root, specs[3], np.concatenate(values) if values else np.zeros(0, np.float32))

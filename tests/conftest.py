@@ -1,0 +1,56 @@
+"""Shared fixtures: the bundled real kit files and small datasets written from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import gvl_zarr as gvl
+from _oracle import (  # noqa: F401  (fixtures)
+    bcftools_oracle,
+    bed_past_contig_end,
+    bigwig_table_missing_sample,
+    vcf_unindexed,
+    vcf_with_missing_gt,
+    vcf_with_ref_mismatch,
+    vcf_with_unphased_het,
+)
+
+DATA = Path(__file__).resolve().parent / "data"
+FASTA = str(DATA / "grch37.chr22_1-22000000.fa.bgz")
+VCF = str(DATA / "1kgp3.chr22_16.05-16.50Mb.2504s.vcf.gz")
+VCF_NORM = str(DATA / "1kgp3.chr22_16.05-16.50Mb.2504s.norm.biallelic.vcf.gz")
+STAT1 = str(DATA / "GM12878_STAT1.ENCODE_SYDH.grch37_22.bw")
+COVERAGE = str(DATA / "NA24385_WGS_coverage_500bp.grch37_22.bw")
+STAT1_CHR = str(DATA / "STAT1.chr22_named.subset.bw")
+TILES = str(DATA / "tiles_16384.grch37.chr22_vcf_span.bed")
+GENES = str(DATA / "genes.grch37.chr22_16.05-22Mb.spliceai_gencode.bed")
+
+SAMPLES = ["NA12878", "HG00096", "HG00097", "NA18486", "NA19238", "HG01595"]
+"""Samples of the small test datasets; tracks alternate STAT1 and WGS coverage."""
+
+
+def bigwig_table(tmp: Path, samples: list[str], paths: list[str] | None = None) -> Path:
+    paths = paths or [STAT1 if i % 2 == 0 else COVERAGE for i in range(len(samples))]
+    table = tmp / "bigwigs.csv"
+    pl.DataFrame({"sample": samples, "path": paths}).write_csv(table)
+    return table
+
+
+@pytest.fixture(scope="session")
+def tiles_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """All 28 VCF-span tiles, 6 samples, length 4096, max_jitter 64, one track."""
+    tmp = tmp_path_factory.mktemp("tiles")
+    path = tmp / "tiles.gvl"
+    gvl.write(
+        path, TILES, variants=VCF, bigwigs=gvl.BigWigs.from_table("bigwig", bigwig_table(tmp, SAMPLES)),
+        length=4096, max_jitter=64, samples=SAMPLES, progress=False,
+    )
+    return path
+
+
+@pytest.fixture
+def ds(tiles_dataset: Path) -> gvl.Dataset:
+    return gvl.Dataset.open(tiles_dataset, reference=FASTA)
