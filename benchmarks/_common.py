@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -200,3 +200,63 @@ def read_modes(
             )
             modes[mode][str(jitter)] = {"first_batch_s": first_s, **stats}
     return {"modes": modes}
+
+
+class DatasetSystem(Protocol):
+    """What a worker for a dataset-backed loader (gvl_zarr, GenVarLoader) provides."""
+
+    def import_library(self) -> None:
+        """Import the library (timed as part of the cold start)."""
+
+    def write(self, task: dict[str, Any]) -> None:
+        """Write the dataset described by `task` from the raw inputs."""
+
+    def open(self, task: dict[str, Any]) -> Any:
+        """Open the dataset; it has ``samples``, ``[regions, samples]`` and ``to_dataloader``."""
+
+    def configure(self, ds: Any, mode: str, jitter: int, seed: int) -> Any:
+        """The dataset set to return `mode` with `jitter`."""
+
+
+def dataset_handlers(system: DatasetSystem) -> dict[str, Handler]:
+    """The write/start/read/loader actions for a dataset-backed system."""
+
+    def open_with_batches(task: dict[str, Any]) -> tuple[Any, np.ndarray, np.ndarray]:
+        ds = system.open(task)
+        regions, samples, names = load_batches(task["batches"])
+        return ds, regions, remap_samples(samples, names, list(ds.samples))
+
+    def fetcher(ds: Any, mode: str, jitter: int, seed: int) -> Fetch:
+        configured = system.configure(ds, mode, jitter, seed)
+        return lambda r, s: configured[r, s]
+
+    def write(task: dict[str, Any]) -> dict[str, Any]:
+        system.import_library()
+        _, write_s = time_call(lambda: system.write(task))
+        return {"write_s": write_s, "disk_bytes": dir_bytes(task["dataset"])}
+
+    def start(task: dict[str, Any]) -> dict[str, Any]:
+        _, import_s = time_call(system.import_library)
+        (ds, regions, samples), open_s = time_call(lambda: open_with_batches(task))
+        fetch = fetcher(ds, task["mode"], 0, task["seed"])
+        _, first_s = time_call(lambda: fetch(regions[0], samples[0]))
+        return {"import_s": import_s, "open_s": open_s, "first_batch_s": first_s}
+
+    def read(task: dict[str, Any]) -> dict[str, Any]:
+        ds, regions, samples = open_with_batches(task)
+        return read_modes(task, regions, samples, lambda m, j: fetcher(ds, m, j, task["seed"]))
+
+    def loader(task: dict[str, Any]) -> dict[str, Any]:
+        import torch
+
+        torch.manual_seed(task["seed"])
+        ds = system.configure(system.open(task), task["mode"], task["jitter"], task["seed"])
+
+        def make() -> Any:
+            return ds.to_dataloader(batch_size=task["batch_size"], shuffle=True, num_workers=0)
+
+        return measure_iterable(
+            make, budget_s=task["budget_s"], repeats=task["repeats"], warmup_batches=1
+        )
+
+    return {"write": write, "start": start, "read": read, "loader": loader}
