@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import numba
+
+# PyTorch DataLoader workers fork the process; GNU OpenMP aborts after fork ("fork() called
+# from a process already using GNU OpenMP"), so pick a fork-safe layer unless the user chose.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "forksafe"
 
 
 def kernel(fn=None, *, parallel: bool = False):
