@@ -51,8 +51,10 @@ def apply_calls(
             seq.append(base(pos))
             coords.append(pos)
             pos += 1
+        d = len(a) - len(r)
         for j in range(first, len(a)):
-            c = vpos + min(j, len(r) - 1)
+            # the length difference sits right after the anchor base, as in bcftools chains
+            c = vpos + (j if j == 0 or d == 0 else max(j - d, 0) if d > 0 else j - d)
             if c >= win_start:
                 seq.append(a[j])
                 coords.append(c)

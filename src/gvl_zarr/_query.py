@@ -16,8 +16,9 @@ import zarr
 
 from . import schema
 from ._contigs import require_contig
-from ._kernels.haplotypes import reconstruct_haplotypes, reference_windows
-from ._kernels.tracks import tracks_realigned, tracks_reference
+from ._kernels.haplotypes import reconstruct, reference_windows
+from ._kernels.ragged import gather_rows
+from ._kernels.tracks import tracks_reference
 from ._lazy import LazyFlatArray
 from ._refcheck import check_ref_alleles
 from ._store import as_store, describe
@@ -129,28 +130,40 @@ class StoreData:
 
 
 def read_haplotypes(
-    data: StoreData, regions: np.ndarray, samples: np.ndarray, win_starts: np.ndarray, want_coords: bool
+    data: StoreData, regions: np.ndarray, samples: np.ndarray, win_starts: np.ndarray, track_names: list[str]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(haplotypes (B, P, L) uint8, coords (B, P, L) int32 or empty) for a batch."""
+    """(haplotypes (B, P, L) uint8, tracks realigned to them (B, T, P, L) float32)."""
     assert data.ref is not None
     n, length = len(regions), data.length
     call_offsets = np.ascontiguousarray(data.call_offsets[regions, samples])
     calls = data.calls.ensure(call_offsets[..., 0], call_offsets[..., 1])
     out = np.empty((n, data.ploidy, length), np.uint8)
-    coords = np.empty((n, data.ploidy, length) if want_coords else (0, 0, 0), np.int32)
-    reconstruct_haplotypes(
-        data.ref, data.ref_offsets, data.ref_starts, data.v_pos, data.v_ref_len,
-        data.alt_offsets, data.alt, calls, call_offsets, regions, win_starts, out, coords, want_coords,
+    tracks = np.empty((n, len(track_names), data.ploidy, length), np.float32)
+    iv = _batch_intervals(data, track_names, regions, samples)
+    reconstruct(
+        data.ref, data.ref_offsets, data.ref_starts, data.v_pos, data.v_ref_len, data.alt_offsets, data.alt,
+        calls, call_offsets, regions, win_starts, *iv, out, tracks,
     )
-    return out, coords
+    return out, tracks
 
 
-def reference_coords(data: StoreData, regions: np.ndarray, win_starts: np.ndarray, ploidy: int) -> np.ndarray:
-    """Coords of unchanged reference windows, for realigning tracks without genotypes."""
-    idx = (win_starts - data.ref_starts[regions])[:, None] + np.arange(data.length)
-    span = (data.ref_offsets[regions + 1] - data.ref_offsets[regions])[:, None]
-    idx = np.where((idx >= 0) & (idx < span), idx, -1).astype(np.int32)
-    return np.ascontiguousarray(np.broadcast_to(idx[:, None, :], (len(regions), ploidy, data.length)))
+def _batch_intervals(data: StoreData, names: list[str], regions, samples):
+    """The batch's intervals of every named track, gathered into compact arrays with
+    (B, T, 2) offsets, so the kernel reads one set of arrays whatever the track count."""
+    n = len(regions)
+    bounds = [np.ascontiguousarray(data.tracks[name].offsets[regions, samples]) for name in names]
+    total = int(sum((b[:, 1] - b[:, 0]).sum() for b in bounds))
+    starts, ends = np.empty(total, np.int64), np.empty(total, np.int64)
+    values = np.empty(total, np.float32)
+    offsets = np.empty((n, len(names), 2), np.int64)
+    k = 0
+    for t, (name, b) in enumerate(zip(names, bounds, strict=True)):
+        tr = data.tracks[name]
+        src = [a.ensure(b[:, 0], b[:, 1]) for a in (tr.starts, tr.ends, tr.values)]
+        dst_bounds = np.empty((n, 2), np.int64)
+        k = gather_rows(*src, b, starts, ends, values, dst_bounds, k)
+        offsets[:, t] = dst_bounds
+    return starts, ends, values, offsets
 
 
 def read_reference(data: StoreData, regions: np.ndarray, win_starts: np.ndarray) -> np.ndarray:
@@ -174,14 +187,4 @@ def read_tracks_reference(data: StoreData, names: list[str], regions, samples, w
     out = np.empty((len(regions), len(names), data.length), np.float32)
     for t, name in enumerate(names):
         tracks_reference(*_track_batch(data, name, regions, samples), win_starts, out[:, t])
-    return out
-
-
-def read_tracks_realigned(data: StoreData, names: list[str], regions, samples, coords) -> np.ndarray:
-    """Tracks realigned to haplotypes (B, T, P, L) float32, from haplotype coords."""
-    out = np.empty((len(regions), len(names), coords.shape[1], data.length), np.float32)
-    for t, name in enumerate(names):
-        tracks_realigned(
-            *_track_batch(data, name, regions, samples), regions, data.ref_offsets, data.ref_starts, coords, out[:, t]
-        )
     return out

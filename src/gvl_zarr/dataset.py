@@ -281,9 +281,9 @@ class Dataset:
         seq = tracks = None
         names = list(st.return_tracks)
         if st.return_sequences == "haplotypes":
-            seq, coords = _query.read_haplotypes(d, regions, samples, win, want_coords=bool(names))
+            seq, realigned = _query.read_haplotypes(d, regions, samples, win, names)
             if names:
-                tracks = _query.read_tracks_realigned(d, names, regions, samples, coords)
+                tracks = realigned
         else:
             if st.return_sequences == "reference":
                 seq = _query.read_reference(d, regions, win)

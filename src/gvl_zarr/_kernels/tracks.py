@@ -32,21 +32,6 @@ def tracks_reference(starts, ends, values, iv_offsets, win_starts, out):
         _expand(starts, ends, values, iv_offsets[b, 0], iv_offsets[b, 1], win_starts[b], row)
 
 
-@kernel(parallel=True)
-def tracks_realigned(starts, ends, values, iv_offsets, regions, ref_offsets, ref_starts, coords, out):
-    """out[b, p, :] = the track of instance b at the reference index coords[b, p, :]
-    (an index into region regions[b]'s span; -1 reads as 0)."""
-    n_batch, ploidy, length = out.shape
-    for b in numba.prange(n_batch):
-        r = regions[b]
-        buf = np.zeros(ref_offsets[r + 1] - ref_offsets[r], np.float32)
-        _expand(starts, ends, values, iv_offsets[b, 0], iv_offsets[b, 1], ref_starts[r], buf)
-        for p in range(ploidy):
-            for o in range(length):
-                i = coords[b, p, o]
-                out[b, p, o] = buf[i] if i >= 0 else 0.0
-
-
 @kernel
 def run_length_encode(dense, origins, counts, starts, ends, values, write):
     """Runs of equal non-zero values of each row of `dense` (row i starts at origins[i]).
