@@ -111,3 +111,5 @@ def test_cli_write(tmp_path) -> None:
     assert sorted(ds.samples) == sorted(SAMPLES[:2]) and ds.region_length == 2048 and ds.max_jitter == 16
     again = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert again.returncode == 2 and "overwrite" in again.stderr and "Traceback" not in again.stderr
+    spec_form = [c for c in cmd if c != "write"] + ["--overwrite"]
+    assert subprocess.run(spec_form, capture_output=True, text=True, check=False).returncode == 0

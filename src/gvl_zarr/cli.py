@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in ("write", "info") and not argv[0].startswith("-"):
+        argv.insert(0, "write")  # GenVarLoader's form: `gvl-zarr OUT.gvl BED --variants ...`
     args = _parser().parse_args(argv)
     try:
         if args.command == "write":

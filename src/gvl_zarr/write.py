@@ -395,26 +395,27 @@ def _pack(alleles: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _write_track(root, track: BigWigs, contigs, contig_idx, lo, hi, samples, progress) -> None:
-    """Store the track's intervals over [lo, hi) of every (region, sample)."""
+    """Store the track's intervals over [lo, hi) of every (region, sample).
+
+    Samples that share a file share its intervals: their offsets point at the same rows.
+    """
     n_regions, n_samples = len(lo), len(samples)
     offsets = np.zeros((n_regions, n_samples, 2), np.int64)
+    by_path: dict[str, list[int]] = {}
+    for s, sample in enumerate(samples):
+        by_path.setdefault(track.paths[sample], []).append(s)
+    groups = [(path, samples[idx[0]], np.asarray(idx)) for path, idx in by_path.items()]
     starts, ends, values = [], [], []
     n = 0
     names: dict[tuple[str, str], str] = {}
     for r in tqdm(range(n_regions), desc=f"track {track.name}", unit="region", disable=not progress):
         contig = contigs[int(contig_idx[r])]
-        # Samples that share a file share its intervals: offsets may point at the same rows.
-        written: dict[str, tuple[int, int]] = {}
-        for s, sample in enumerate(samples):
-            path = track.paths[sample]
-            if path in written:
-                offsets[r, s] = written[path]
-                continue
+        for path, sample, idx in groups:
             key = (path, contig)
             if key not in names:
                 names[key] = require_contig(contig, track.contigs(sample), file=path, what="BED")
             a, b, v = track.intervals(sample, names[key], int(lo[r]), int(hi[r]))
-            offsets[r, s] = written[path] = (n, n + len(a))
+            offsets[r, idx] = (n, n + len(a))
             n += len(a)
             starts.append(a)
             ends.append(b)
