@@ -1,0 +1,73 @@
+"""The haplotype/track kernel against the slow Python reference on generated variants."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from _slow_reference import apply_calls
+from gvl_zarr._kernels.haplotypes import reconstruct, reference_windows
+
+BASES = "ACGT"
+
+
+@st.composite
+def cases(draw):
+    ref_len = draw(st.integers(20, 120))
+    ref = "".join(draw(st.lists(st.sampled_from(BASES), min_size=ref_len, max_size=ref_len)))
+    origin = draw(st.integers(-30, 1000))
+    n_var = draw(st.integers(0, 8))
+    calls = []
+    for _ in range(n_var):
+        pos = origin + draw(st.integers(0, ref_len - 1))
+        rlen = draw(st.integers(1, 5))
+        i = pos - origin
+        r = (ref[i : i + rlen] + "A" * rlen)[:rlen]
+        kind = draw(st.sampled_from(["snp", "ins", "del", "complex"]))
+        if kind == "snp":
+            a = "".join(draw(st.sampled_from(BASES)) for _ in range(rlen))
+        elif kind == "ins":
+            a = r + "".join(draw(st.lists(st.sampled_from(BASES), min_size=1, max_size=6)))
+        elif kind == "del":
+            a = r[:1]
+        else:
+            a = "".join(draw(st.lists(st.sampled_from(BASES), min_size=1, max_size=7)))
+        calls.append((pos, r, a))
+    calls.sort(key=lambda c: c[0])
+    win = origin + draw(st.integers(-10, ref_len))
+    length = draw(st.integers(1, 80))
+    return ref, origin, calls, win, length
+
+
+@settings(max_examples=300, deadline=None)
+@given(cases())
+def test_kernel_matches_reference(case) -> None:
+    ref, origin, calls, win, length = case
+    ref_arr = np.frombuffer(ref.encode(), np.uint8).copy()
+    pos = np.array([c[0] for c in calls], np.int64)
+    ref_len = np.array([len(c[1]) for c in calls], np.int32)
+    alts = [c[2].encode() for c in calls]
+    alt_offsets = np.concatenate([[0], np.cumsum([len(a) for a in alts])]).astype(np.int64)
+    alt = np.frombuffer(b"".join(alts), np.uint8).copy() if alts else np.zeros(0, np.uint8)
+    variant_index = np.arange(len(calls), dtype=np.int32)
+    call_offsets = np.array([[[0, len(calls)]]], np.int64)
+    # one track: value = 1 + index in the reference buffer, one interval per base
+    starts = np.arange(origin, origin + len(ref), dtype=np.int64)
+    values = (np.arange(len(ref)) + 1).astype(np.float32)
+    iv_offsets = np.array([[[0, len(ref)]]], np.int64)
+    out = np.empty((1, 1, length), np.uint8)
+    tracks = np.empty((1, 1, 1, length), np.float32)
+    reconstruct(
+        ref_arr, np.array([0, len(ref)], np.int64), np.array([origin], np.int64), pos, ref_len, alt_offsets, alt,
+        variant_index, call_offsets, np.array([0], np.int64), np.array([win], np.int64),
+        starts, starts + 1, values, iv_offsets, out, tracks,
+    )
+    seq, coords = apply_calls(ref, origin, calls, win, length)
+    assert out[0, 0].tobytes().decode() == seq
+    expected = np.array([c - origin + 1 if 0 <= c - origin < len(ref) else 0 for c in coords], np.float32)
+    np.testing.assert_array_equal(tracks[0, 0, 0], expected)
+    ref_out = np.empty((1, length), np.uint8)
+    reference_windows(ref_arr, np.array([0, len(ref)], np.int64), np.array([origin], np.int64),
+                      np.array([0], np.int64), np.array([win], np.int64), ref_out)
+    assert ref_out[0].tobytes().decode() == apply_calls(ref, origin, [], win, length)[0]
