@@ -78,47 +78,34 @@ def time_call(fn: Callable[[], Any]) -> tuple[Any, float]:
     return result, time.perf_counter() - t0
 
 
-def measure(
-    fetch: Fetch,
-    regions: np.ndarray,
-    samples: np.ndarray,
-    *,
-    budget_s: float,
-    repeats: int,
-    warmup_s: float,
-) -> dict[str, list[float]]:
-    """Throughput of `fetch` over a pool of batches, cycled in order.
+class BatchTimer:
+    """Runs whole batches of one configuration, cycling through the shared pool in order."""
 
-    After a warm-up of `warmup_s` seconds (none if 0), each of `repeats` repeats runs whole
-    batches until `budget_s` has passed (at least one batch, so a budget of 0 times exactly
-    one batch). Returns per-repeat instances/s, MB/s (10^6 bytes of output) and batch
-    counts.
-    """
-    n_pool = len(regions)
-    cursor = 0
+    def __init__(self, fetch: Fetch, regions: np.ndarray, samples: np.ndarray) -> None:
+        self.fetch, self.regions, self.samples = fetch, regions, samples
+        self.cursor = 0
+        self.stats: dict[str, list[float]] = {"instances_per_s": [], "mb_per_s": [], "batches": []}
 
-    def run(budget: float) -> tuple[int, int, float]:
-        nonlocal cursor
+    def run(self, budget_s: float) -> tuple[int, int, float]:
+        """Run batches until `budget_s` has passed (at least one); return instances, output
+        bytes and elapsed seconds."""
         instances = out_bytes = 0
         t0 = time.perf_counter()
         while True:
-            i = cursor % n_pool
-            out_bytes += nbytes(fetch(regions[i], samples[i]))
-            instances += len(regions[i])
-            cursor += 1
+            i = self.cursor % len(self.regions)
+            out_bytes += nbytes(self.fetch(self.regions[i], self.samples[i]))
+            instances += len(self.regions[i])
+            self.cursor += 1
             elapsed = time.perf_counter() - t0
-            if elapsed >= budget:
+            if elapsed >= budget_s:
                 return instances, out_bytes, elapsed
 
-    if warmup_s > 0:
-        run(warmup_s)
-    ips, mbps, batches = [], [], []
-    for _ in range(repeats):
-        instances, out_bytes, elapsed = run(budget_s)
-        ips.append(instances / elapsed)
-        mbps.append(out_bytes / elapsed / 1e6)
-        batches.append(instances // len(regions[0]))
-    return {"instances_per_s": ips, "mb_per_s": mbps, "batches": batches}
+    def repeat(self, budget_s: float) -> None:
+        """One timed repeat, appended to `stats` (instances/s, MB/s of output, batches)."""
+        instances, out_bytes, elapsed = self.run(budget_s)
+        self.stats["instances_per_s"].append(instances / elapsed)
+        self.stats["mb_per_s"].append(out_bytes / elapsed / 1e6)
+        self.stats["batches"].append(instances // len(self.regions[0]))
 
 
 def measure_iterable(
@@ -175,30 +162,37 @@ def read_modes(
     samples: np.ndarray,
     fetch_for: Callable[[str, int], Fetch],
 ) -> dict[str, Any]:
-    """The shared body of a "read" action: for each mode and jitter, time the first batch
-    (which is also the warm-up) and then the throughput; save the first batch at jitter 0
-    for the agreement check.
+    """The shared body of a "read" action.
+
+    For each (mode, jitter) it times the first batch, saves it at jitter 0 for the agreement
+    check, and warms up for ``task["warmup_s"]``. Then ``task["repeats"]`` rounds each run one
+    repeat of ``task["budget_s"]`` per configuration, interleaved so that a burst of other
+    load on the machine spreads over all configurations instead of landing on one. A budget
+    of 0 times exactly one batch per repeat.
 
     `fetch_for(mode, jitter)` returns a function of (region_idx, sample_idx) arrays, with
     sample indices already in the system's own order.
     """
-    modes: dict[str, Any] = {}
+    timers: dict[tuple[str, int], BatchTimer] = {}
+    first_s: dict[tuple[str, int], float] = {}
     for mode in task["modes"]:
-        modes[mode] = {}
         for jitter in task["jitters"]:
-            fetch = fetch_for(mode, jitter)
-            first, first_s = time_call(lambda f=fetch: f(regions[0], samples[0]))
+            timer = BatchTimer(fetch_for(mode, jitter), regions, samples)
+            first, first_s[mode, jitter] = time_call(
+                lambda t=timer: t.fetch(regions[0], samples[0])
+            )
             if jitter == 0:
                 np.savez(Path(task["first_dir"]) / f"{mode}.npz", **canonical(mode, first))
-            stats = measure(
-                fetch,
-                regions,
-                samples,
-                budget_s=task["budget_s"],
-                repeats=task["repeats"],
-                warmup_s=task["warmup_s"],
-            )
-            modes[mode][str(jitter)] = {"first_batch_s": first_s, **stats}
+            timer.cursor = 1
+            if task["warmup_s"] > 0:
+                timer.run(task["warmup_s"])
+            timers[mode, jitter] = timer
+    for _ in range(task["repeats"]):
+        for timer in timers.values():
+            timer.repeat(task["budget_s"])
+    modes: dict[str, Any] = {mode: {} for mode in task["modes"]}
+    for (mode, jitter), timer in timers.items():
+        modes[mode][str(jitter)] = {"first_batch_s": first_s[mode, jitter], **timer.stats}
     return {"modes": modes}
 
 

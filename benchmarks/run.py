@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import importlib.metadata
 import json
 import os
 import platform
@@ -25,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 import report
+from _common import MODES
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
@@ -51,6 +52,7 @@ JITTERS = (0, MAX_JITTER)
 SEED = 20240601
 POOL_BATCHES = 256
 LOADER_MODE = "haps+tracks"
+SYSTEMS = ("gvl_zarr", "genvarloader", "naive", "naive-preloaded")
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,12 @@ class Budget:
     loader_repeats: int
 
 
-FULL = Budget(budget_s=2.0, repeats=5, warmup_s=0.5, naive_repeats=5, loader_budget_s=2.0,
-              loader_repeats=5)
-QUICK = Budget(budget_s=0.25, repeats=5, warmup_s=0.1, naive_repeats=2, loader_budget_s=0.5,
-               loader_repeats=3)
+FULL = Budget(
+    budget_s=2.0, repeats=5, warmup_s=0.5, naive_repeats=5, loader_budget_s=2.0, loader_repeats=5
+)
+QUICK = Budget(
+    budget_s=0.25, repeats=5, warmup_s=0.1, naive_repeats=2, loader_budget_s=0.5, loader_repeats=3
+)
 
 
 @dataclass(frozen=True)
@@ -100,12 +104,18 @@ def main() -> None:
     bed = Path(args.bed).resolve() if args.bed else kit / KIT_FILES["bed"]
     budget = QUICK if args.quick else FULL
     shapes = [SHAPES[length] for length in args.shapes]
-    systems = make_systems(ensure_gvl_venv())
+    systems = make_systems(args.systems)
     names = vcf_samples(kit / KIT_FILES["vcf"])
-    t0 = time.perf_counter()
+    t0, load_start = time.perf_counter(), os.getloadavg()
     results = {s.name: bench_system(s, kit, bed, shapes, budget, names) for s in systems}
     doc = {
-        "meta": meta(args, bed, budget, shapes, time.perf_counter() - t0),
+        "meta": {
+            **meta(args, bed, budget, shapes, time.perf_counter() - t0),
+            "loadavg_start": load_start,
+            "loadavg_end": os.getloadavg(),
+            "n_regions": len(read_regions(bed)),
+            "n_samples": len(names),
+        },
         "systems": results,
         "agreement": agreement([s.name for s in systems], shapes),
     }
@@ -122,8 +132,21 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="short time budgets (~5 min)")
     parser.add_argument("--bed", help="regions to use instead of the kit's VCF tiles")
     parser.add_argument("--label", default="kit", help="name of this case in results files")
-    parser.add_argument("--shapes", type=int, nargs="+", default=list(SHAPES),
-                        choices=list(SHAPES), help="output lengths to measure")
+    parser.add_argument(
+        "--systems",
+        nargs="+",
+        default=list(SYSTEMS),
+        choices=list(SYSTEMS),
+        help="systems to measure (GenVarLoader's venv is set up only when it is included)",
+    )
+    parser.add_argument(
+        "--shapes",
+        type=int,
+        nargs="+",
+        default=list(SHAPES),
+        choices=list(SHAPES),
+        help="output lengths to measure",
+    )
     return parser.parse_args()
 
 
@@ -153,14 +176,16 @@ def ensure_gvl_venv() -> Path:
     return python
 
 
-def make_systems(gvl_python: Path) -> list[System]:
-    return [
+def make_systems(names: list[str]) -> list[System]:
+    """The systems to measure, in report order; sets up GenVarLoader's venv if it is one."""
+    gvl_python = str(ensure_gvl_venv()) if "genvarloader" in names else ""
+    systems = [
         System("gvl_zarr", "_gvlz.py", sys.executable, writes_dataset=True),
-        System("genvarloader", "_gvl_worker.py", str(gvl_python), writes_dataset=True),
+        System("genvarloader", "_gvl_worker.py", gvl_python, writes_dataset=True),
         System("naive", "_naive.py", sys.executable, writes_dataset=False),
-        System("naive-preloaded", "_naive.py", sys.executable, writes_dataset=False,
-               preload=True),
+        System("naive-preloaded", "_naive.py", sys.executable, writes_dataset=False, preload=True),
     ]
+    return [s for s in systems if s.name in names]
 
 
 def vcf_samples(vcf: Path) -> list[str]:
@@ -193,14 +218,29 @@ def bench_system(
         "warm": run_task(system, "start", "warm", start),
     }
     for length, case in setups.items():
-        result["read"][str(length)] = run_task(system, "read", f"L{length}", {
-            **case, **read_budget(system, budget), "modes": list(report.MODES),
-            "jitters": list(JITTERS),
-        })
-    result["loader"] = run_task(system, "loader", "loader", {
-        **first, "mode": LOADER_MODE, "jitter": MAX_JITTER, "batch_size": SHAPES[16384].batch_size,
-        **loader_budget(system, budget),
-    })
+        result["read"][str(length)] = run_task(
+            system,
+            "read",
+            f"L{length}",
+            {
+                **case,
+                **read_budget(system, budget),
+                "modes": list(MODES),
+                "jitters": list(JITTERS),
+            },
+        )
+    result["loader"] = run_task(
+        system,
+        "loader",
+        "loader",
+        {
+            **first,
+            "mode": LOADER_MODE,
+            "jitter": MAX_JITTER,
+            "batch_size": shapes[0].batch_size,
+            **loader_budget(system, budget),
+        },
+    )
     return result
 
 
@@ -244,42 +284,48 @@ def copy_inputs(kit: Path, dest: Path) -> dict[str, Path]:
     return copies
 
 
-def write_resized_bed(src: Path, dest: Path, length: int) -> int:
-    """Write `src` as windows of `length` centred on each region's midpoint
-    (start = (chromStart + chromEnd) // 2 - length // 2); return the number of regions."""
+def read_regions(bed: Path) -> list[tuple[str, int, int, str]]:
+    """(chrom, start, end, name) of each BED row; unnamed rows are named by position."""
     rows = []
-    for line in src.read_text().splitlines():
+    for line in bed.read_text().splitlines():
         if not line.strip() or line.startswith(("#", "track", "browser")):
             continue
         chrom, start, end, *rest = line.split("\t")
-        new_start = (int(start) + int(end)) // 2 - length // 2
-        name = rest[0] if rest else f"r{len(rows)}"
-        rows.append(f"{chrom}\t{new_start}\t{new_start + length}\t{name}\n")
-    dest.write_text("".join(rows))
+        rows.append((chrom, int(start), int(end), rest[0] if rest else f"r{len(rows)}"))
+    return rows
+
+
+def write_resized_bed(src: Path, dest: Path, length: int) -> int:
+    """Write `src` as windows of `length` centred on each region's midpoint
+    (start = (chromStart + chromEnd) // 2 - length // 2); return the number of regions."""
+    rows = read_regions(src)
+    lines = []
+    for chrom, a, b, name in rows:
+        start = (a + b) // 2 - length // 2
+        lines.append(f"{chrom}\t{start}\t{start + length}\t{name}\n")
+    dest.write_text("".join(lines))
     return len(rows)
 
 
 def make_batches(shape: Shape, n_regions: int, names: list[str]) -> Path:
     """The shared pool of random (region, sample) batches for a shape; the same seed gives
     the same batches to every system."""
-    path = WORK / "batches" / f"L{shape.length}_R{n_regions}.npz"
-    if not path.exists():
-        rng = np.random.default_rng([SEED, shape.length, n_regions])
-        size = (POOL_BATCHES, shape.batch_size)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(
-            path,
-            regions=rng.integers(0, n_regions, size),
-            samples=rng.integers(0, len(names), size),
-            sample_names=np.array(names),
-        )
+    path = WORK / "batches" / f"L{shape.length}.npz"
+    rng = np.random.default_rng([SEED, shape.length])
+    size = (POOL_BATCHES, shape.batch_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(
+        path,
+        regions=rng.integers(0, n_regions, size),
+        samples=rng.integers(0, len(names), size),
+        sample_names=np.array(names),
+    )
     return path
 
 
 def read_budget(system: System, budget: Budget) -> dict[str, float]:
     if system.writes_dataset:
-        return {"budget_s": budget.budget_s, "repeats": budget.repeats,
-                "warmup_s": budget.warmup_s}
+        return {"budget_s": budget.budget_s, "repeats": budget.repeats, "warmup_s": budget.warmup_s}
     return {"budget_s": 0.0, "repeats": budget.naive_repeats, "warmup_s": 0.0}
 
 
@@ -319,11 +365,13 @@ def run_task(system: System, action: str, tag: str, fields: dict[str, Any]) -> d
 def agreement(systems: list[str], shapes: list[Shape]) -> dict[str, Any]:
     """Compare each system's first batch at jitter 0 with GenVarLoader's, per shape and mode."""
     out: dict[str, Any] = {}
+    if "genvarloader" not in systems:
+        return out
     for shape in shapes:
         ref_dir = WORK / "cases" / f"genvarloader_L{shape.length}" / "first"
         for name in (s for s in systems if s != "genvarloader"):
             other_dir = WORK / "cases" / f"{name}_L{shape.length}" / "first"
-            for mode in report.MODES:
+            for mode in MODES:
                 ref_file, other_file = ref_dir / f"{mode}.npz", other_dir / f"{mode}.npz"
                 if ref_file.exists() and other_file.exists():
                     key = f"{name}|{shape.length}|{mode}"
@@ -348,13 +396,13 @@ def compare_batches(ref_file: Path, other_file: Path) -> dict[str, Any]:
         return result
 
 
-def meta(args: argparse.Namespace, bed: Path, budget: Budget, shapes: list[Shape],
-         elapsed_s: float) -> dict[str, Any]:
+def meta(
+    args: argparse.Namespace, bed: Path, budget: Budget, shapes: list[Shape], elapsed_s: float
+) -> dict[str, Any]:
     return {
         "label": args.label,
         "quick": args.quick,
         "bed": str(bed),
-        "n_regions": sum(1 for ln in bed.read_text().splitlines() if ln.strip()),
         "shapes": [asdict(s) for s in shapes],
         "jitters": list(JITTERS),
         "budget": asdict(budget),
@@ -362,9 +410,21 @@ def meta(args: argparse.Namespace, bed: Path, budget: Budget, shapes: list[Shape
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "versions": {**versions(), "genvarloader": GVL_PINS[0].split("==")[1]},
         "elapsed_s": elapsed_s,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def versions() -> dict[str, str | None]:
+    """Versions of the main environment's packages that the figures depend on."""
+    found: dict[str, str | None] = {}
+    for dist in ("gvl-zarr", "numpy", "zarr", "numba", "torch", "cyvcf2", "pyfaidx", "pyBigWig"):
+        try:
+            found[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            found[dist] = None
+    return found
 
 
 if __name__ == "__main__":

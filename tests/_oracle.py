@@ -17,6 +17,11 @@ For a 0-based reference window ``[start, start + length)``:
 * positions before 0 or past the contig end read as ``N``;
 * output is upper case; for ``strand="-"`` the whole window is reverse-complemented.
 
+Which reference bases "survive" is read from the chain file, after trimming the
+alleles the way ``bcftools norm`` would: an un-normalised record such as
+``GA>GAA`` keeps its ``A`` (it is the insertion ``G>GA``), so the original and
+the normalised kit VCFs give identical windows.
+
 Overlapping variants follow ``bcftools consensus``: records are applied in file
 order and a record that overlaps an already applied one is skipped ("first wins"),
 except that an indel whose anchor base is the last base of the previous applied
@@ -90,8 +95,7 @@ def _bcftools() -> str:
     exe = bcftools_path()
     if exe is None:
         raise BcftoolsError(
-            "bcftools is required for this test but was not found on PATH; "
-            "install it (e.g. `apt-get install bcftools`)"
+            "bcftools is required for this test but was not found on PATH; install it (e.g. `apt-get install bcftools`)"
         )
     return exe
 
@@ -101,10 +105,7 @@ def run_bcftools(*args: str | os.PathLike[str]) -> subprocess.CompletedProcess[b
     cmd = [_bcftools(), *map(str, args)]
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0:
-        raise BcftoolsError(
-            f"`{' '.join(cmd)}` exited with {proc.returncode}:\n"
-            f"{proc.stderr.decode(errors='replace')}"
-        )
+        raise BcftoolsError(f"`{' '.join(cmd)}` exited with {proc.returncode}:\n{proc.stderr.decode(errors='replace')}")
     return proc
 
 
@@ -161,8 +162,7 @@ def parse_chain(text: str, beg: int, end: int) -> tuple[tuple[int, int, int], ..
     t_start, t_end, q_start = int(header[5]), int(header[6]), int(header[10])
     if (t_start, t_end) != (beg, end) or q_start != beg:
         raise BcftoolsError(
-            f"chain covers reference [{t_start}, {t_end}) from consensus {q_start}, "
-            f"expected [{beg}, {end}) from {beg}"
+            f"chain covers reference [{t_start}, {t_end}) from consensus {q_start}, expected [{beg}, {end}) from {beg}"
         )
     blocks: list[tuple[int, int, int]] = []
     t, q = t_start, q_start
@@ -177,6 +177,47 @@ def parse_chain(text: str, beg: int, end: int) -> tuple[tuple[int, int, int], ..
     if t != t_end:
         raise BcftoolsError(f"chain blocks end at {t}, header says {t_end}")
     return tuple(blocks)
+
+
+def trim_replacement_gaps(
+    blocks: tuple[tuple[int, int, int], ...], ref: bytes, cons: bytes, beg: int
+) -> tuple[tuple[int, int, int], ...]:
+    """Align the shared bases inside chain gaps that replace reference bases.
+
+    bcftools only strips the first base of an indel, so a multiallelic record such
+    as ``GA>GAA`` is chained as a gap replacing ``A`` by ``AA`` and the ``A`` would
+    count as removed, while its normalised form ``G>GA`` keeps it. Trimming each
+    such gap's common suffix, then its common prefix (the order ``bcftools norm``
+    trims alleles), makes a record and its normalised form give the same window.
+    ``ref`` and ``cons`` are the region's reference and consensus, both starting at
+    coordinate ``beg``.
+    """
+    out: list[tuple[int, int, int]] = []
+    for i, (t, q, size) in enumerate(blocks):
+        out.append((t, q, size))
+        if i + 1 == len(blocks):
+            break
+        t0, q0 = t + size, q + size
+        t1, q1 = blocks[i + 1][0], blocks[i + 1][1]
+        r_gap = ref[t0 - beg : t1 - beg].upper()
+        c_gap = cons[q0 - beg : q1 - beg].upper()
+        if not r_gap or not c_gap:
+            continue
+        n = min(len(r_gap), len(c_gap))
+        suffix = next((k for k in range(n) if r_gap[-1 - k] != c_gap[-1 - k]), n)
+        n -= suffix
+        prefix = next((k for k in range(n) if r_gap[k] != c_gap[k]), n)
+        if prefix:
+            out.append((t0, q0, prefix))
+        if suffix:
+            out.append((t1 - suffix, q1 - suffix, suffix))
+    merged: list[tuple[int, int, int]] = []
+    for t, q, size in out:
+        if merged and merged[-1][0] + merged[-1][2] == t and merged[-1][1] + merged[-1][2] == q:
+            merged[-1] = (merged[-1][0], merged[-1][1], merged[-1][2] + size)
+        else:
+            merged.append((t, q, size))
+    return tuple(merged)
 
 
 def _write_region_fasta(fasta: Path, chrom: str, beg: int, end: int, out: Path) -> None:
@@ -260,8 +301,7 @@ class BcftoolsOracle:
             body = cons.seq[i : i + need]
             if len(body) < need and end < clen:
                 raise BcftoolsError(
-                    f"consensus region {chrom}:{beg}-{end} too short for window at {start}; "
-                    "increase pad"
+                    f"consensus region {chrom}:{beg}-{end} too short for window at {start}; increase pad"
                 )
         out = (b"N" * left_n + body.upper()).ljust(length, b"N")
         return reverse_complement(out) if strand == "-" else out
@@ -306,6 +346,7 @@ class BcftoolsOracle:
         )  # fmt: skip
         seq = _read_fasta_seq(out_fa)
         blocks = parse_chain(chain.read_text(), beg, end)
+        blocks = trim_replacement_gaps(blocks, _read_fasta_seq(region_fa), seq, beg)
         q_end = blocks[-1][1] + blocks[-1][2] if blocks else beg
         if q_end > beg + len(seq):
             raise BcftoolsError(f"chain for {out_fa} runs past the consensus sequence")
@@ -350,8 +391,7 @@ class BcftoolsOracle:
                 for s in dict.fromkeys(samples)
                 for h in (1, 2)
                 for r in regions
-                if (str(vcf_p), str(fasta_p), s, str(h), chrom, str(r[0]), str(r[1]))
-                not in self._results
+                if (str(vcf_p), str(fasta_p), s, str(h), chrom, str(r[0]), str(r[1])) not in self._results
             ]
         if not todo:
             return
@@ -380,13 +420,29 @@ class BcftoolsOracle:
         start: int,
         length: int,
     ) -> tuple[int, int]:
-        """Reference region whose consensus serves the window ``[start, start + length)``."""
+        """Reference region whose consensus serves the window ``[start, start + length)``.
+
+        Windows near variants share one region per contig (the variant span widened
+        by ``pad``) as long as they sit at least ``pad // 2`` inside it; others get
+        the window widened by ``pad``, merged with the shared region if they touch it.
+        """
         clen = contig_lengths(fasta)[chrom]
-        beg, end = start - self.pad, start + length + self.pad
+
+        def clip(beg: int, end: int) -> tuple[int, int]:
+            return max(beg, 0), min(end, clen)
+
+        beg, end = clip(start - self.pad, start + length + self.pad)
         span = self.variant_span(vcf, chrom)
-        if span is not None and beg < span[1] + self.pad and span[0] - self.pad < end:
-            beg, end = min(beg, span[0] - self.pad), max(end, span[1] + self.pad)
-        return max(beg, 0), min(end, clen)
+        if span is None:
+            return beg, end
+        shared_beg, shared_end = clip(span[0] - self.pad, span[1] + self.pad)
+        if end <= shared_beg or shared_end <= beg:
+            return beg, end
+        margin = self.pad // 2
+        need_beg, need_end = clip(start - margin, start + length + margin)
+        if shared_beg <= need_beg and need_end <= shared_end:
+            return shared_beg, shared_end
+        return min(beg, shared_beg), max(end, shared_end)
 
     def variant_span(self, vcf: str | os.PathLike[str], chrom: str) -> tuple[int, int] | None:
         """0-based ``[first POS, last record end)`` of ``chrom`` in ``vcf`` (None if empty)."""
@@ -451,9 +507,7 @@ def bcftools_haplotype(
     Returns:
         ``length`` upper-case bases; see the module docstring for the semantics.
     """
-    return default_oracle().haplotype(
-        vcf, fasta, sample, hap, chrom, start, length, strand=strand
-    )
+    return default_oracle().haplotype(vcf, fasta, sample, hap, chrom, start, length, strand=strand)
 
 
 # -----------------------------------------------------------------------------
@@ -550,9 +604,7 @@ def _pick_genotype_edits(
             for k, (old, new) in enumerate(wanted):
                 if taken[k] >= per_kind:
                     continue
-                sample = next(
-                    (s for s, gt in enumerate(gts) if gt == old and s not in used_samples), None
-                )
+                sample = next((s for s, gt in enumerate(gts) if gt == old and s not in used_samples), None)
                 if sample is not None:
                     chosen[(rec, sample)] = new
                     used_samples.add(sample)
@@ -572,9 +624,7 @@ def _apply_genotype_edits(src: Path, dst: Path, chosen: dict[tuple[int, int], st
             return None
         for s, new in hits.items():
             parts = fields[9 + s].split(":")
-            edits.append(
-                GenotypeEdit(int(fields[1]), fields[3], fields[4], samples[s], parts[0], new)
-            )
+            edits.append(GenotypeEdit(int(fields[1]), fields[3], fields[4], samples[s], parts[0], new))
             parts[0] = new
             fields[9 + s] = ":".join(parts)
         return fields
@@ -604,9 +654,7 @@ def vcf_with_missing_gt(tmp_path: Path) -> EditedVcf:
 @pytest.fixture
 def vcf_with_unphased_het(tmp_path: Path) -> EditedVcf:
     """Normalised kit VCF in which a few ``0|1`` calls are written unphased as ``0/1``."""
-    chosen = _pick_genotype_edits(
-        VCF_NORM, first_pos=16_100_000, per_kind=5, wanted=(("0|1", "0/1"),)
-    )
+    chosen = _pick_genotype_edits(VCF_NORM, first_pos=16_100_000, per_kind=5, wanted=(("0|1", "0/1"),))
     return _apply_genotype_edits(VCF_NORM, tmp_path / "unphased_het.vcf.gz", chosen)
 
 

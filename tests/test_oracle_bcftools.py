@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _oracle import (  # noqa: E402
+from _oracle import (
     CONTIG,
     CONTIG_LENGTH,
     FASTA,
@@ -55,7 +55,7 @@ SPAN_REGION = (16_000_000, 16_600_000)
 # -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Record:
     """One VCF record; ``pos`` is 0-based, ``gt`` is (samples, 2) with -1 for missing."""
 
@@ -129,18 +129,33 @@ def ref_span() -> str:
 # -----------------------------------------------------------------------------
 
 
-def python_haplotype(
-    kit: KitVcf, ref: str, sample: int, hap: int, start: int, length: int
-) -> bytes:
-    """Apply one haplotype's alleles to ``ref`` (``SPAN_REGION``) and cut a window.
+@dataclass(frozen=True)
+class PythonHaplotype:
+    """A whole personal sequence over ``SPAN_REGION`` built without bcftools.
 
-    Follows ``bcftools consensus`` (1.16) overlap rules: file order; a record is
-    skipped when it starts at or before the last reference base of the previous
-    applied record, unless it starts exactly on that base, is an indel sharing its
-    first base with REF, and the previous record was not an insertion. Symbolic
-    alleles and missing/REF alleles are ignored. Reference bases inside an indel
-    (after the shared anchor) do not survive; the window starts at the first
-    surviving reference base ``>= start``.
+    ``surviving[i]`` is the personal offset of reference base ``SPAN_REGION[0] + i``,
+    or -1 when that base was removed by an indel.
+    """
+
+    seq: str
+    surviving: np.ndarray
+
+    def window(self, start: int, length: int) -> bytes:
+        """The window starting at the first surviving reference base ``>= start``."""
+        rel = start - SPAN_REGION[0]
+        first = int(self.surviving[rel + np.flatnonzero(self.surviving[rel:] >= 0)[0]])
+        return self.seq[first : first + length].encode()
+
+
+def python_haplotype(kit: KitVcf, ref: str, sample: int, hap: int) -> PythonHaplotype:
+    """Apply one haplotype's alleles (``hap`` 0 or 1) to ``ref`` (``SPAN_REGION``).
+
+    Follows the ``bcftools consensus`` (1.16) overlap rules: records in file order;
+    a record is skipped when it starts at or before the last reference base of the
+    previous applied record, unless it starts exactly on that base, is an indel
+    sharing its first base with REF, and the previous record was not an insertion.
+    Symbolic alleles and missing/REF alleles are ignored. Reference bases removed
+    by an indel (after its shared anchor base) do not survive.
     """
     beg0 = SPAN_REGION[0]
     edits: list[tuple[int, int, str, bool]] = []  # (ref_beg, ref_end, bases, same_length)
@@ -161,28 +176,18 @@ def python_haplotype(
         frozen, prev_insert = rec.pos + len(rec.ref) - 1, diff > 0
 
     pieces: list[str] = []
-    surviving = np.full(len(ref), -1, dtype=np.int64)  # ref offset -> personal offset
+    surviving = np.full(len(ref), -1, dtype=np.int64)
     cursor, out_len = beg0, 0
-
-    def copy_ref(upto: int) -> None:
-        nonlocal cursor, out_len
-        n = upto - cursor
-        pieces.append(ref[cursor - beg0 : upto - beg0])
-        surviving[cursor - beg0 : upto - beg0] = np.arange(out_len, out_len + n)
-        cursor, out_len = upto, out_len + n
-
-    for e_beg, e_end, bases, same_length in edits:
-        copy_ref(e_beg)
+    for e_beg, e_end, bases, same_length in [*edits, (beg0 + len(ref), beg0 + len(ref), "", True)]:
+        n = e_beg - cursor  # unchanged reference up to the edit
+        pieces.append(ref[cursor - beg0 : e_beg - beg0])
+        surviving[cursor - beg0 : e_beg - beg0] = np.arange(out_len, out_len + n)
+        out_len += n
         if same_length:
             surviving[e_beg - beg0 : e_end - beg0] = np.arange(out_len, out_len + len(bases))
         pieces.append(bases.upper())
         cursor, out_len = e_end, out_len + len(bases)
-    copy_ref(beg0 + len(ref))
-
-    seq = "".join(pieces)
-    later = np.flatnonzero(surviving[start - beg0 :] >= 0)
-    first = int(surviving[start - beg0 + later[0]])
-    return seq[first : first + length].encode()
+    return PythonHaplotype("".join(pieces), surviving)
 
 
 # -----------------------------------------------------------------------------
@@ -219,9 +224,7 @@ def _non_carrier(kit: KitVcf, beg: int, end: int) -> str:
     return kit.samples[int(np.flatnonzero(~alt_any)[0])]
 
 
-def _first(
-    kit: KitVcf, pred: Callable[[Record], bool], *, after: int = 16_100_000
-) -> Record:
+def _first(kit: KitVcf, pred: Callable[[Record], bool], *, after: int = 16_100_000) -> Record:
     for rec in kit.records:
         if rec.pos >= after and not rec.is_symbolic and pred(rec) and len(rec.carriers()):
             return rec
@@ -231,11 +234,11 @@ def _first(
 def _isolated(kit: KitVcf, rec: Record, flank: int = 30) -> bool:
     """True when no other record lies within ``flank`` bp of ``rec``."""
     near = kit.in_range(rec.pos - flank, rec.pos + len(rec.ref) + flank)
-    return near == [rec]
+    return len(near) == 1 and near[0] is rec
 
 
 def _indel_free(kit: KitVcf, beg: int, end: int) -> bool:
-    return all(r.allele_len_diff(a) == 0 for r in kit.in_range(beg, end) for a in (1,))
+    return all(r.allele_len_diff(1) == 0 for r in kit.in_range(beg, end))
 
 
 def choose_windows(kit: KitVcf, orig: KitVcf) -> dict[str, Window]:
@@ -259,11 +262,7 @@ def choose_windows(kit: KitVcf, orig: KitVcf) -> dict[str, Window]:
     ins = _first(kit, lambda r: r.allele_len_diff(1) >= 3 and _isolated(kit, r))
     add("insertion_inside", ins.pos - half, _pick(kit, ins.carriers(), 3), "insertion mid-window")
 
-    dels = [
-        r
-        for r in kit.records
-        if r.allele_len_diff(1) < 0 and len(r.carriers()) and _isolated(kit, r)
-    ]
+    dels = [r for r in kit.records if r.allele_len_diff(1) < 0 and len(r.carriers()) and _isolated(kit, r)]
     long_del = min(dels, key=lambda r: (r.allele_len_diff(1), r.pos))  # longest deletion
     k = -long_del.allele_len_diff(1)
     add(
@@ -316,7 +315,18 @@ def choose_windows(kit: KitVcf, orig: KitVcf) -> dict[str, Window]:
     p_snp = split_site(lambda rs: all(is_snp(r) for r in rs))
     add("multiallelic_snp", p_snp - half, carriers_of_each(p_snp), "split A>C,G-type site")
     p_indel = split_site(lambda rs: any(r.allele_len_diff(1) != 0 for r in rs))
-    add("multiallelic_indel", p_indel - half, carriers_of_each(p_indel), "split site with indels")
+    add("multiallelic_indel", p_indel - half, carriers_of_each(p_indel), "split site with an indel")
+    # A site whose original REF is longer than one base (e.g. GA>GAA,G): normalising
+    # trims GA>GAA to G>GA, so the window starting on the trimmed base checks that the
+    # original record and its normalised form agree.
+    p_long = split_site(lambda rs: any(r.allele_len_diff(1) > 0 for r in rs) and any(len(r.ref) > 1 for r in rs))
+    add("multiallelic_del_ins", p_long - half, carriers_of_each(p_long), "split site GA>GAA,G-type")
+    add(
+        "multiallelic_start_on_trimmed_base",
+        p_long + 1,
+        carriers_of_each(p_long),
+        "window starts on the base bcftools norm trims from GA>GAA",
+    )
 
     # Overlapping records carried on one haplotype.
     overlaps: list[tuple[Record, Record, np.ndarray]] = []
@@ -381,6 +391,8 @@ WINDOW_NAMES = (
     "insertion_anchor_at_start",
     "multiallelic_snp",
     "multiallelic_indel",
+    "multiallelic_del_ins",
+    "multiallelic_start_on_trimmed_base",
     "overlap_snp_inside_deletion",
     "snp_then_deletion_same_pos",
     "vcf_span_start",
@@ -428,7 +440,7 @@ def _write_region(path: Path, beg: int, end: int) -> Path:
 
 
 def _describe_mismatch(got: bytes, want: bytes) -> str:
-    i = next((j for j, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+    i = next((j for j, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), min(len(got), len(want)))
     lo = max(i - 10, 0)
     return (
         f"first difference at offset {i} (len got {len(got)}, want {len(want)}):\n"
@@ -448,18 +460,41 @@ def test_oracle_snp_only_window_matches_manual_substitution(
     """In an indel-free window the haplotype is the reference with that haplotype's SNPs."""
     w = windows["snp_only"]
     recs = kit_norm.in_range(w.start, w.start + LENGTH)
-    assert recs and all(len(r.ref) == 1 and len(r.alts[0]) == 1 for r in recs)
+    assert recs
+    assert all(len(r.ref) == 1 and len(r.alts[0]) == 1 for r in recs)
     for sample in w.samples:
         s = kit_norm.samples.index(sample)
         for hap in (1, 2):
-            seq = bytearray(
-                ref_span[w.start - SPAN_REGION[0] : w.start - SPAN_REGION[0] + LENGTH], "ascii"
-            )
+            seq = bytearray(ref_span[w.start - SPAN_REGION[0] : w.start - SPAN_REGION[0] + LENGTH], "ascii")
             for r in recs:
                 allele = int(r.gt[s, hap - 1])
                 if allele > 0:
                     seq[r.pos - w.start] = ord(r.alts[allele - 1])
             assert _expected(oracle, VCF_NORM, w, sample, hap) == bytes(seq), (sample, hap)
+
+
+def test_oracle_windows_exercise_variants(oracle: BcftoolsOracle, ref_span: str, windows: dict[str, Window]) -> None:
+    """Each window's carriers differ from the reference and its last sample does not.
+
+    Guards the gvl comparisons against becoming vacuous if window selection drifts:
+    indel windows must contain a haplotype shifted by the indel. The exception is
+    the insertion anchored just before the window, which must *not* show up.
+    """
+    off = SPAN_REGION[0]
+    for w in windows.values():
+        if w.name.startswith("contig_"):
+            continue
+        ref = ref_span[w.start - off : w.start - off + LENGTH].encode()
+        if w.strand == "-":
+            ref = reverse_complement(ref)
+        haps = [_expected(oracle, VCF_NORM, w, s, h) for s in w.samples for h in (1, 2)]
+        assert haps[-2:] == [ref, ref], f"{w.name}: the non-carrier should read the reference"
+        if w.name == "insertion_anchor_before_start":
+            continue
+        assert any(h != ref for h in haps[:-2]), f"{w.name}: no carrier differs from the reference"
+        if any(k in w.name for k in ("insertion", "deletion", "indel")):
+            n_diff = [sum(a != b for a, b in zip(h, ref, strict=True)) for h in haps]
+            assert max(n_diff) > LENGTH // 4, f"{w.name}: no haplotype is shifted by an indel"
 
 
 def test_oracle_window_starting_inside_deletion_by_hand(
@@ -476,9 +511,7 @@ def test_oracle_window_starting_inside_deletion_by_hand(
     n = 20
     s = int(rec.carriers()[0])
     hap = int(np.flatnonzero(rec.gt[s] == 1)[0])
-    others = [
-        r for r in kit_norm.in_range(rec.pos, del_end + n + 5) if r is not rec and r.gt[s, hap] > 0
-    ]
+    others = [r for r in kit_norm.in_range(rec.pos, del_end + n + 5) if r is not rec and r.gt[s, hap] > 0]
     assert not others, "pick a deletion without neighbours on this haplotype"
     off = SPAN_REGION[0]
     want_inside = ref_span[del_end - off : del_end - off + n].encode()
@@ -506,9 +539,7 @@ def test_oracle_insertion_anchor_rules_by_hand(
         s = int(rec.carriers()[0])
         hap = int(np.flatnonzero(rec.gt[s] == 1)[0])
         n = 12
-        nearby = [
-            r for r in kit_norm.in_range(anchor, anchor + n + 2) if r is not rec and r.gt[s, hap] > 0
-        ]
+        nearby = [r for r in kit_norm.in_range(anchor, anchor + n + 2) if r is not rec and r.gt[s, hap] > 0]
         assert not nearby
         got = oracle.haplotype(VCF_NORM, FASTA, kit_norm.samples[s], hap + 1, CONTIG, w.start, n)
         if included:
@@ -537,19 +568,26 @@ def test_oracle_matches_python_reimplementation(
     random_samples = rng.sample(kit_norm.samples, 24)
     cases += [(rng.randrange(first - 200, last), rng.choice(random_samples)) for _ in range(40)]
     oracle.prefetch(VCF_NORM, FASTA, sorted({s for _, s in cases}), CONTIG, [(first, LENGTH)])
+    personal: dict[tuple[str, int], PythonHaplotype] = {}
     for start, sample in cases:
         s = kit_norm.samples.index(sample)
         for hap in (1, 2):
-            want = python_haplotype(kit_norm, ref_span, s, hap - 1, start, LENGTH)
+            if (sample, hap) not in personal:
+                personal[sample, hap] = python_haplotype(kit_norm, ref_span, s, hap - 1)
+            want = personal[sample, hap].window(start, LENGTH)
             got = oracle.haplotype(VCF_NORM, FASTA, sample, hap, CONTIG, start, LENGTH)
             assert got == want, f"{sample} hap {hap} at {start}: " + _describe_mismatch(got, want)
 
 
-def test_oracle_split_multiallelics_equal_original_vcf(
-    oracle: BcftoolsOracle, windows: dict[str, Window]
-) -> None:
+def test_oracle_split_multiallelics_equal_original_vcf(oracle: BcftoolsOracle, windows: dict[str, Window]) -> None:
     """Splitting multiallelic records (the normalised VCF) does not change any haplotype."""
-    for name in ("multiallelic_snp", "multiallelic_indel", "vcf_span_start"):
+    for name in (
+        "multiallelic_snp",
+        "multiallelic_indel",
+        "multiallelic_del_ins",
+        "multiallelic_start_on_trimmed_base",
+        "vcf_span_start",
+    ):
         w = windows[name]
         for sample in w.samples:
             for hap in (1, 2):
@@ -584,20 +622,17 @@ def test_oracle_contig_edges_and_strand(oracle: BcftoolsOracle, windows: dict[st
     w = windows["contig_end"]
     got = oracle.haplotype(VCF_NORM, FASTA, w.samples[0], 1, CONTIG, w.start, LENGTH)
     inside = CONTIG_LENGTH - w.start
-    assert len(got) == LENGTH and got[inside:] == b"N" * (LENGTH - inside)
+    assert len(got) == LENGTH
+    assert got[inside:] == b"N" * (LENGTH - inside)
     assert set(got[:inside]) <= set(b"ACGT")
     w = windows["deletion_covers_start"]
     for hap in (1, 2):
         plus = oracle.haplotype(VCF_NORM, FASTA, w.samples[0], hap, CONTIG, w.start, LENGTH)
-        minus = oracle.haplotype(
-            VCF_NORM, FASTA, w.samples[0], hap, CONTIG, w.start, LENGTH, strand="-"
-        )
+        minus = oracle.haplotype(VCF_NORM, FASTA, w.samples[0], hap, CONTIG, w.start, LENGTH, strand="-")
         assert minus == reverse_complement(plus)
 
 
-def test_oracle_overlap_rules(
-    oracle: BcftoolsOracle, kit_norm: KitVcf, windows: dict[str, Window]
-) -> None:
+def test_oracle_overlap_rules(oracle: BcftoolsOracle, kit_norm: KitVcf, windows: dict[str, Window]) -> None:
     """bcftools skips a SNP on a deleted base, but applies T>C then TG>T at one POS."""
     w = windows["overlap_snp_inside_deletion"]
     dele = next(r for r in kit_norm.at(w.start + LENGTH // 2) if r.allele_len_diff(1) < 0)
@@ -606,13 +641,12 @@ def test_oracle_overlap_rules(
     hap = int(np.flatnonzero((dele.gt[s] > 0) & (snp.gt[s] > 0))[0]) + 1
     beg, end = oracle.region_for(VCF_NORM, FASTA, CONTIG, w.start, LENGTH)
     cons = oracle.consensus(VCF_NORM, FASTA, w.samples[0], hap, CONTIG, beg, end)
-    assert f"The site {CONTIG}:{snp.pos + 1} overlaps with another variant, skipping..." in (
-        cons.warnings
-    )
+    assert f"The site {CONTIG}:{snp.pos + 1} overlaps with another variant, skipping..." in (cons.warnings)
 
     w = windows["snp_then_deletion_same_pos"]
     snp, dele = kit_norm.at(w.start + LENGTH // 2)[:2]
-    assert len(snp.ref) == 1 and dele.allele_len_diff(1) < 0
+    assert len(snp.ref) == 1
+    assert dele.allele_len_diff(1) < 0
     s = kit_norm.samples.index(w.samples[0])
     hap = int(np.flatnonzero((snp.gt[s] > 0) & (dele.gt[s] > 0))[0]) + 1
     got = oracle.haplotype(VCF_NORM, FASTA, w.samples[0], hap, CONTIG, snp.pos, 4)
@@ -632,12 +666,13 @@ def test_modified_vcf_fixtures(
     import cyvcf2
 
     for edited, kinds in ((vcf_with_missing_gt, {".|1", ".|."}), (vcf_with_unphased_het, {"0/1"})):
-        assert edited.edits and {e.new for e in edited.edits} == kinds
+        assert edited.edits
+        assert {e.new for e in edited.edits} == kinds
         assert Path(f"{edited.path}.tbi").exists()
         reader = cyvcf2.VCF(str(edited.path))
         idx = {n: i for i, n in enumerate(reader.samples)}
         for e in edited.edits:
-            (rec,) = [r for r in reader(f"{CONTIG}:{e.pos}-{e.pos}") if r.REF == e.ref]
+            (rec,) = [r for r in reader(f"{CONTIG}:{e.pos}-{e.pos}") if e.ref == r.REF]
             gt = rec.genotypes[idx[e.sample]]
             a = "." if gt[0] < 0 else str(gt[0])
             b = "." if gt[1] < 0 else str(gt[1])
@@ -718,15 +753,14 @@ def test_gvl_haplotypes_match_bcftools(
     failures = []
     for sample in w.samples:
         haps = np.asarray(ds[region, samples.index(sample)])  # type: ignore[index]
-        assert haps.shape == (2, LENGTH) and haps.dtype == np.dtype("S1"), (haps.shape, haps.dtype)
+        assert haps.shape == (2, LENGTH)
+        assert haps.dtype == np.dtype("S1")
         for h in (0, 1):
             got = haps[h].tobytes()
             want = _expected(oracle, vcf, w, sample, h + 1)
             if got != want:
                 failures.append(f"{sample} hap {h + 1}: " + _describe_mismatch(got, want))
-    assert not failures, f"{name} ({w.note}) at {CONTIG}:{w.start}{w.strand}\n" + "\n".join(
-        failures
-    )
+    assert not failures, f"{name} ({w.note}) at {CONTIG}:{w.start}{w.strand}\n" + "\n".join(failures)
 
 
 def test_bcftools_requirement_is_enforced() -> None:

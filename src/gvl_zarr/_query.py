@@ -17,6 +17,7 @@ import zarr
 from . import schema
 from ._contigs import require_contig
 from ._kernels.haplotypes import reconstruct, reference_windows
+from ._kernels._threads import run_split
 from ._kernels.ragged import gather_rows
 from ._kernels.tracks import tracks_reference
 from ._lazy import LazyFlatArray
@@ -140,7 +141,8 @@ def read_haplotypes(
     out = np.empty((n, data.ploidy, length), np.uint8)
     tracks = np.empty((n, len(track_names), data.ploidy, length), np.float32)
     iv = _batch_intervals(data, track_names, regions, samples)
-    reconstruct(
+    run_split(
+        reconstruct, n, out.nbytes + tracks.nbytes,
         data.ref, data.ref_offsets, data.ref_starts, data.v_pos, data.v_ref_len, data.alt_offsets, data.alt,
         calls, call_offsets, regions, win_starts, *iv, out, tracks,
     )
@@ -170,7 +172,8 @@ def read_reference(data: StoreData, regions: np.ndarray, win_starts: np.ndarray)
     """Reference windows (B, L) uint8."""
     assert data.ref is not None
     out = np.empty((len(regions), data.length), np.uint8)
-    reference_windows(data.ref, data.ref_offsets, data.ref_starts, regions, win_starts, out)
+    run_split(reference_windows, len(regions), out.nbytes, data.ref, data.ref_offsets, data.ref_starts, regions,
+              win_starts, out)
     return out
 
 
@@ -186,5 +189,6 @@ def read_tracks_reference(data: StoreData, names: list[str], regions, samples, w
     """Tracks in reference coordinates (B, T, L) float32."""
     out = np.empty((len(regions), len(names), data.length), np.float32)
     for t, name in enumerate(names):
-        tracks_reference(*_track_batch(data, name, regions, samples), win_starts, out[:, t])
+        run_split(tracks_reference, len(regions), out[:, t].nbytes, *_track_batch(data, name, regions, samples),
+                  win_starts, out[:, t])
     return out

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from ._jit import kernel
+from ._memcpy import copy_into
 from .tracks import _expand
 
 N_BASE = 78  # ord("N")
@@ -24,7 +24,7 @@ def _emit_ref(ref, buf_lo, buf_len, i0, n, hap, o, tbuf, trk):
     if pre > 0:
         hap[o : o + pre] = N_BASE
     if mid > 0:
-        hap[o + pre : o + pre + mid] = ref[buf_lo + lo : buf_lo + lo + mid]
+        copy_into(hap, o + pre, ref, buf_lo + lo, mid)
     if post > 0:
         hap[o + pre + mid : o + n] = N_BASE
     for t in range(trk.shape[0]):
@@ -32,7 +32,7 @@ def _emit_ref(ref, buf_lo, buf_len, i0, n, hap, o, tbuf, trk):
         if pre > 0:
             row[o : o + pre] = 0
         if mid > 0:
-            row[o + pre : o + pre + mid] = tbuf[t, lo : lo + mid]
+            copy_into(row, o + pre, tbuf[t], lo, mid)
         if post > 0:
             row[o + pre + mid : o + n] = 0
 
@@ -107,10 +107,10 @@ def _walk(
         _emit_ref(ref, buf_lo, buf_len, ref_pos - origin, length - o, hap, o, tbuf, trk)
 
 
-@kernel(parallel=True)
+@kernel
 def reconstruct(
     ref, ref_offsets, ref_starts, v_pos, v_ref_len, alt_offsets, alt, variant_index, call_offsets,
-    regions, win_starts, iv_starts, iv_ends, iv_values, iv_offsets, out, tracks_out,
+    regions, win_starts, iv_starts, iv_ends, iv_values, iv_offsets, out, tracks_out, b_lo, b_hi,
 ):
     """Haplotypes out[b, p, :] and realigned tracks tracks_out[b, t, p, :] of a batch.
 
@@ -118,10 +118,11 @@ def reconstruct(
     calls of (b, p) are variant_index[call_offsets[b, p, 0]:call_offsets[b, p, 1]] in
     position order; track t of instance b is intervals iv_offsets[b, t, 0]:[b, t, 1].
     tracks_out may have zero tracks. Output starts at reference position win_starts[b].
+    Fills instances b_lo <= b < b_hi.
     """
-    n_batch, ploidy, length = out.shape
+    ploidy = out.shape[1]
     n_tracks = tracks_out.shape[1]
-    for b in numba.prange(n_batch):
+    for b in range(b_lo, b_hi):
         r = regions[b]
         buf_lo = ref_offsets[r]
         buf_len = ref_offsets[r + 1] - buf_lo
@@ -136,13 +137,14 @@ def reconstruct(
             )
 
 
-@kernel(parallel=True)
-def reference_windows(ref, ref_offsets, ref_starts, regions, win_starts, out):
-    """out[b, :] = reference from win_starts[b] in region regions[b]'s buffer, N outside."""
-    n_batch, length = out.shape
+@kernel
+def reference_windows(ref, ref_offsets, ref_starts, regions, win_starts, out, b_lo, b_hi):
+    """out[b, :] = reference from win_starts[b] in region regions[b]'s buffer, N outside,
+    for b_lo <= b < b_hi."""
+    length = out.shape[1]
     empty_t = np.zeros((0, 0), np.float32)
     empty_o = np.zeros((0, length), np.float32)
-    for b in numba.prange(n_batch):
+    for b in range(b_lo, b_hi):
         r = regions[b]
         buf_lo = ref_offsets[r]
         _emit_ref(ref, buf_lo, ref_offsets[r + 1] - buf_lo, win_starts[b] - ref_starts[r], length, out[b], 0,

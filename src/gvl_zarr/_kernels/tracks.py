@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from ._jit import kernel
@@ -23,10 +22,11 @@ def _expand(starts, ends, values, lo, hi, origin, buf):
             buf[i] = values[k]
 
 
-@kernel(parallel=True)
-def tracks_reference(starts, ends, values, iv_offsets, win_starts, out):
-    """out[b, :] = the track of instance b over [win_starts[b], + length), 0 where no data."""
-    for b in numba.prange(out.shape[0]):
+@kernel
+def tracks_reference(starts, ends, values, iv_offsets, win_starts, out, b_lo, b_hi):
+    """out[b, :] = the track of instance b over [win_starts[b], + length), 0 where no data,
+    for b_lo <= b < b_hi."""
+    for b in range(b_lo, b_hi):
         row = out[b]
         row[:] = 0
         _expand(starts, ends, values, iv_offsets[b, 0], iv_offsets[b, 1], win_starts[b], row)

@@ -71,7 +71,7 @@ class VcfReader:
         n_symbolic = 0
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="no intervals found")  # an empty span is fine
-            records = list(self._vcf(f"{contig}:{start + 1}-{end}"))
+            records = list(self._vcf(f"{contig}:{max(start, 0) + 1}-{max(end, 1)}"))
         for rec in records:
             ref = rec.REF
             first.append(len(pos))

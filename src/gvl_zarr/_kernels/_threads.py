@@ -1,0 +1,51 @@
+"""Splitting a batch over threads for nogil kernels.
+
+numba's own `parallel=True` cost 60–300 µs per call on this 2-core machine (workqueue
+layer), more than a whole 32 × 16 kb haplotype batch now takes (~50 µs), so read kernels
+are serial over a [lo, hi) slice of the batch and large batches are split over a small
+persistent thread pool instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+_MIN_BYTES_PER_THREAD = 1 << 21
+"""Below ~2 MB of output per thread, one thread is faster than handing work over."""
+
+_pool: ThreadPoolExecutor | None = None
+_pool_pid: int | None = None
+
+
+def n_threads() -> int:
+    """Threads used per read: $GVL_ZARR_THREADS, else the CPUs this process may use (≤ 8)."""
+    env = os.environ.get("GVL_ZARR_THREADS")
+    if env:
+        return max(1, int(env))
+    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def _get_pool(threads: int) -> ThreadPoolExecutor:
+    """A pool per process: threads do not survive fork (DataLoader workers)."""
+    global _pool, _pool_pid
+    if _pool is None or _pool_pid != os.getpid() or _pool._max_workers < threads:
+        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gvl_zarr")
+        _pool_pid = os.getpid()
+    return _pool
+
+
+def run_split(kernel: Callable[..., Any], n_items: int, out_bytes: int, *args: Any) -> None:
+    """Call kernel(*args, lo, hi) over [0, n_items), in parallel slices when worthwhile."""
+    threads = min(n_threads(), n_items, max(1, out_bytes // _MIN_BYTES_PER_THREAD))
+    if threads <= 1:
+        kernel(*args, 0, n_items)
+        return
+    bounds = [n_items * i // threads for i in range(threads + 1)]
+    pool = _get_pool(threads)
+    futures = [pool.submit(kernel, *args, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:], strict=True)]
+    kernel(*args, bounds[0], bounds[1])
+    for f in futures:
+        f.result()
