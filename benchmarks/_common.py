@@ -178,9 +178,7 @@ def read_modes(
     for mode in task["modes"]:
         for jitter in task["jitters"]:
             timer = BatchTimer(fetch_for(mode, jitter), regions, samples)
-            first, first_s[mode, jitter] = time_call(
-                lambda t=timer: t.fetch(regions[0], samples[0])
-            )
+            first, first_s[mode, jitter] = time_call(lambda t=timer: t.fetch(regions[0], samples[0]))
             if jitter == 0:
                 np.savez(Path(task["first_dir"]) / f"{mode}.npz", **canonical(mode, first))
             timer.cursor = 1
@@ -249,8 +247,6 @@ def dataset_handlers(system: DatasetSystem) -> dict[str, Handler]:
         def make() -> Any:
             return ds.to_dataloader(batch_size=task["batch_size"], shuffle=True, num_workers=0)
 
-        return measure_iterable(
-            make, budget_s=task["budget_s"], repeats=task["repeats"], warmup_batches=1
-        )
+        return measure_iterable(make, budget_s=task["budget_s"], repeats=task["repeats"], warmup_batches=1)
 
     return {"write": write, "start": start, "read": read, "loader": loader}

@@ -111,7 +111,7 @@ class Sources:
             return self.genotypes.variants(start, end, sample)
         haps: tuple[list[Variant], list[Variant]] = ([], [])
         for rec in self.vcf(f"{chrom}:{start + 1}-{end}"):
-            if rec.POS - 1 < start:
+            if start > rec.POS - 1:
                 continue
             call = rec.genotype.array()[sample]
             for hap in (0, 1):
@@ -208,10 +208,7 @@ class NaiveLoader:
 
     def batch(self, regions: np.ndarray, samples: np.ndarray, mode: str, jitter: int) -> Any:
         """A batch with the same layout as the other systems: ``S1`` sequences."""
-        parts = [
-            self.instance(int(r), int(s), mode, jitter)
-            for r, s in zip(regions, samples, strict=True)
-        ]
+        parts = [self.instance(int(r), int(s), mode, jitter) for r, s in zip(regions, samples, strict=True)]
         stacked = [np.stack(p) for p in zip(*parts, strict=True)]
         stacked[0] = stacked[0].view("S1") if mode != "tracks" else stacked[0]
         return tuple(stacked) if len(stacked) > 1 else stacked[0]
@@ -268,9 +265,7 @@ def loader(task: dict[str, Any]) -> dict[str, Any]:
     def make() -> DataLoader:
         return DataLoader(Instances(), batch_size=task["batch_size"], shuffle=True)
 
-    return measure_iterable(
-        make, budget_s=task["budget_s"], repeats=task["repeats"], warmup_batches=0
-    )
+    return measure_iterable(make, budget_s=task["budget_s"], repeats=task["repeats"], warmup_batches=0)
 
 
 if __name__ == "__main__":

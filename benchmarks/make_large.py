@@ -32,9 +32,7 @@ def main() -> None:
     out = WORK / "large" / f"regions_{args.regions}.bed"
     write_windows(out, tiles[0][0], tiles[0][1], tiles[-1][2], args.regions, args.length)
     print(f"Wrote {args.regions} windows of {args.length:,} bp to {out.relative_to(REPO)}")
-    print(
-        f"Run: python benchmarks/run.py --bed {out.relative_to(REPO)} --label large-{args.regions}"
-    )
+    print(f"Run: python benchmarks/run.py --bed {out.relative_to(REPO)} --label large-{args.regions}")
 
 
 def write_windows(path: Path, chrom: str, lo: int, hi: int, n: int, length: int) -> None:

@@ -90,9 +90,7 @@ def throughput_tables(meta: dict[str, Any], systems: dict[str, Any]) -> str:
                     + [spread(v) if v else "missing" for v in ips.values()]
                     + [ratio(ips.get(a), ips.get(b)) for a, b in RATIOS]
                 )
-                mbps_rows.append(
-                    key + [fmt(med(c["mb_per_s"])) if c else "–" for c in cells.values()]
-                )
+                mbps_rows.append(key + [fmt(med(c["mb_per_s"])) if c else "–" for c in cells.values()])
     head = ["batch × bp", "output", "jitter"]
     return (
         "### Throughput, instances/s\n\n"
@@ -114,9 +112,7 @@ def write_table(systems: dict[str, Any]) -> str:
                 rows.append([TITLES[name], length, "error", "–", "–"])
                 continue
             disk = fmt(w["disk_bytes"] / 1e6) if w["disk_bytes"] is not None else "in memory"
-            rows.append(
-                [TITLES[name], f"{int(length):,}", fmt(w["write_s"]), disk, fmt(w["peak_rss_mb"])]
-            )
+            rows.append([TITLES[name], f"{int(length):,}", fmt(w["write_s"]), disk, fmt(w["peak_rss_mb"])])
     note = (
         "\n\nWrites start from fresh copies of the inputs, so GenVarLoader's time includes "
         "building its VCF index. For the naive baseline with preloaded genotypes this is the "
@@ -231,11 +227,7 @@ def errors(systems: dict[str, Any]) -> str:
     for name, res in systems.items():
         found = (
             {res.get("error")}
-            | {
-                v.get("error")
-                for group in ("write", "read", "start")
-                for v in res.get(group, {}).values()
-            }
+            | {v.get("error") for group in ("write", "read", "start") for v in res.get(group, {}).values()}
             | {res.get("loader", {}).get("error")}
         )
         lines += [f"- {TITLES[name]}: `{e}`" for e in sorted(found - {None})]

@@ -79,12 +79,8 @@ class Budget:
     loader_repeats: int
 
 
-FULL = Budget(
-    budget_s=2.0, repeats=5, warmup_s=0.5, naive_repeats=5, loader_budget_s=2.0, loader_repeats=5
-)
-QUICK = Budget(
-    budget_s=0.25, repeats=5, warmup_s=0.1, naive_repeats=2, loader_budget_s=0.5, loader_repeats=3
-)
+FULL = Budget(budget_s=2.0, repeats=5, warmup_s=0.5, naive_repeats=5, loader_budget_s=2.0, loader_repeats=5)
+QUICK = Budget(budget_s=0.25, repeats=5, warmup_s=0.1, naive_repeats=2, loader_budget_s=0.5, loader_repeats=3)
 
 
 @dataclass(frozen=True)
@@ -396,9 +392,7 @@ def compare_batches(ref_file: Path, other_file: Path) -> dict[str, Any]:
         return result
 
 
-def meta(
-    args: argparse.Namespace, bed: Path, budget: Budget, shapes: list[Shape], elapsed_s: float
-) -> dict[str, Any]:
+def meta(args: argparse.Namespace, bed: Path, budget: Budget, shapes: list[Shape], elapsed_s: float) -> dict[str, Any]:
     return {
         "label": args.label,
         "quick": args.quick,

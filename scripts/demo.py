@@ -40,8 +40,15 @@ def main() -> None:
     pl.DataFrame({"sample": samples, "path": [str(BIGWIG)] * len(samples)}).write_csv(table)
 
     t0 = time.perf_counter()
-    gvl.write(out, BED, variants=VCF, bigwigs=gvl.BigWigs.from_table("bigwig", table),
-              length=16384, max_jitter=128, overwrite=True)
+    gvl.write(
+        out,
+        BED,
+        variants=VCF,
+        bigwigs=gvl.BigWigs.from_table("bigwig", table),
+        length=16384,
+        max_jitter=128,
+        overwrite=True,
+    )
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     print(f"wrote {out}: {time.perf_counter() - t0:.1f} s, {size / 1e6:.1f} MB")
 
@@ -52,13 +59,15 @@ def main() -> None:
     haps, tracks = next(it)  # first batch: includes kernel compilation (cached on disk)
     print(f"batch: haplotypes {tuple(haps.shape)} {haps.dtype}, tracks {tuple(tracks.shape)} {tracks.dtype}")
     n, t0 = 0, time.perf_counter()
-    for i, (haps, tracks) in enumerate(it):
+    for i, (haps, _tracks) in enumerate(it):
         n += haps.shape[0]
         if i + 1 >= args.batches:
             break
     dt = time.perf_counter() - t0
-    print(f"streamed {n} instances in {dt:.2f} s: {n / dt:,.0f} instances/s "
-          f"({n * haps[0].numel() / dt / 1e9:.2f} G bases/s)")
+    print(
+        f"streamed {n} instances in {dt:.2f} s: {n / dt:,.0f} instances/s "
+        f"({n * haps[0].numel() / dt / 1e9:.2f} G bases/s)"
+    )
 
 
 if __name__ == "__main__":

@@ -45,8 +45,14 @@ def tiles_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("tiles")
     path = tmp / "tiles.gvl"
     gvl.write(
-        path, TILES, variants=VCF, bigwigs=gvl.BigWigs.from_table("bigwig", bigwig_table(tmp, SAMPLES)),
-        length=4096, max_jitter=64, samples=SAMPLES, progress=False,
+        path,
+        TILES,
+        variants=VCF,
+        bigwigs=gvl.BigWigs.from_table("bigwig", bigwig_table(tmp, SAMPLES)),
+        length=4096,
+        max_jitter=64,
+        samples=SAMPLES,
+        progress=False,
     )
     return path
 

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
-from conftest import FASTA, SAMPLES, TILES
 
 import gvl_zarr as gvl
+from conftest import FASTA, SAMPLES, TILES
 
 
 def test_public_api_is_pinned() -> None:
     assert sorted(gvl.__all__) == sorted(
         [
-            "BigWigs", "ContigMismatchError", "Dataset", "DatasetExistsError", "DatasetIndexError", "GvlError",
-            "IncompleteDatasetError", "InputFileError", "MissingDependencyError", "MissingFileError", "Ragged",
-            "ReferenceMismatchError", "SettingsError", "UnphasedGenotypeError", "__version__", "write",
+            "BigWigs",
+            "ContigMismatchError",
+            "Dataset",
+            "DatasetExistsError",
+            "DatasetIndexError",
+            "GvlError",
+            "IncompleteDatasetError",
+            "InputFileError",
+            "MissingDependencyError",
+            "MissingFileError",
+            "Ragged",
+            "ReferenceMismatchError",
+            "SettingsError",
+            "UnphasedGenotypeError",
+            "__version__",
+            "write",
         ]
     )
 
@@ -74,7 +89,7 @@ def test_track_axis_rule(ds: gvl.Dataset) -> None:
 
 def test_subset_to(ds: gvl.Dataset, tmp_path) -> None:
     bed = tmp_path / "train.bed"
-    lines = open(TILES).read().splitlines()
+    lines = Path(TILES).read_text().splitlines()
     bed.write_text("\n".join([lines[4], lines[2]]) + "\n")
     sub = ds.subset_to(regions=str(bed), samples=["HG00097", "NA12878"]).with_settings(jitter=0)
     assert (sub.n_regions, sub.n_samples) == (2, 2)
@@ -94,7 +109,7 @@ def test_transform_from_spec(ds: gvl.Dataset) -> None:
         ohe = (haplotypes[..., None] == np.array([b"A", b"C", b"G", b"T"])).astype(np.float32)
         return np.moveaxis(ohe, -1, -2), tracks
 
-    ohe, tracks = ds.with_settings(transform=transform, jitter=0)[:4]
+    ohe, _ = ds.with_settings(transform=transform, jitter=0)[:4]
     assert ohe.shape == (4, 2, 4, 4096)
     assert np.all(ohe.sum(-2) <= 1)
 

@@ -7,11 +7,11 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import FASTA, SAMPLES, STAT1, STAT1_CHR, TILES, VCF, VCF_NORM, bigwig_table
 
 import gvl_zarr as gvl
 from _oracle import requires_bcftools
 from _slow_reference import fasta_window
+from conftest import FASTA, SAMPLES, STAT1, STAT1_CHR, TILES, VCF, VCF_NORM, bigwig_table
 
 
 def _small_bed(tmp_path, rows=("22\t16100000\t16104096",)) -> str:
@@ -22,11 +22,25 @@ def _small_bed(tmp_path, rows=("22\t16100000\t16104096",)) -> str:
 
 def test_chr_prefixed_bigwig_is_matched_automatically(tmp_path) -> None:
     table = bigwig_table(tmp_path, ["NA12878"], [STAT1_CHR])
-    gvl.write(tmp_path / "a.gvl", _small_bed(tmp_path), variants=VCF, length=4096,
-              bigwigs=gvl.BigWigs.from_table("bigwig", table), samples=["NA12878"], progress=False)
+    gvl.write(
+        tmp_path / "a.gvl",
+        _small_bed(tmp_path),
+        variants=VCF,
+        length=4096,
+        bigwigs=gvl.BigWigs.from_table("bigwig", table),
+        samples=["NA12878"],
+        progress=False,
+    )
     table2 = bigwig_table(tmp_path, ["NA12878"], [STAT1])
-    gvl.write(tmp_path / "b.gvl", _small_bed(tmp_path), variants=VCF, length=4096,
-              bigwigs=gvl.BigWigs.from_table("bigwig", table2), samples=["NA12878"], progress=False)
+    gvl.write(
+        tmp_path / "b.gvl",
+        _small_bed(tmp_path),
+        variants=VCF,
+        length=4096,
+        bigwigs=gvl.BigWigs.from_table("bigwig", table2),
+        samples=["NA12878"],
+        progress=False,
+    )
     a = gvl.Dataset.open(tmp_path / "a.gvl", return_sequences=False)[0, 0]
     b = gvl.Dataset.open(tmp_path / "b.gvl", return_sequences=False)[0, 0]
     assert a.any()
@@ -59,8 +73,14 @@ def test_region_past_contig_end(tmp_path, bed_past_contig_end) -> None:
 
 def test_bigwig_table_sample_missing_from_vcf(tmp_path, bigwig_table_missing_sample) -> None:
     with pytest.raises(gvl.InputFileError, match=r"names sample.*lacks"):
-        gvl.write(tmp_path / "s.gvl", _small_bed(tmp_path), variants=VCF, length=4096,
-                  bigwigs=gvl.BigWigs.from_table("bigwig", bigwig_table_missing_sample), progress=False)
+        gvl.write(
+            tmp_path / "s.gvl",
+            _small_bed(tmp_path),
+            variants=VCF,
+            length=4096,
+            bigwigs=gvl.BigWigs.from_table("bigwig", bigwig_table_missing_sample),
+            progress=False,
+        )
 
 
 def test_unindexed_vcf(tmp_path, vcf_unindexed) -> None:
@@ -74,7 +94,7 @@ def test_existing_dataset_needs_overwrite(tiles_dataset) -> None:
 
 
 def test_missing_reference(tiles_dataset) -> None:
-    with pytest.raises(gvl.MissingFileError, match="nope.fa"):
+    with pytest.raises(gvl.MissingFileError, match=r"nope\.fa"):
         gvl.Dataset.open(tiles_dataset, reference="nope.fa")
 
 
@@ -99,8 +119,9 @@ def test_unphased_het_is_an_error_unless_allowed(tmp_path, vcf_with_unphased_het
     with pytest.raises(gvl.UnphasedGenotypeError, match=rf"22:{edit.pos}.*allow_unphased=True"):
         gvl.write(tmp_path / "p.gvl", bed, variants=vcf_with_unphased_het.path, length=1000, progress=False)
     assert not os.path.exists(tmp_path / "p.gvl")
-    gvl.write(tmp_path / "p.gvl", bed, variants=vcf_with_unphased_het.path, length=1000,
-              allow_unphased=True, progress=False)
+    gvl.write(
+        tmp_path / "p.gvl", bed, variants=vcf_with_unphased_het.path, length=1000, allow_unphased=True, progress=False
+    )
     ds = gvl.Dataset.open(tmp_path / "p.gvl", FASTA)
     haps = ds[0, ds.samples.index(edit.sample)]
     # written 0/1: haplotype 2 carries the ALT
@@ -113,8 +134,14 @@ def test_missing_genotypes_read_as_reference(tmp_path, vcf_with_missing_gt) -> N
     edits = [e for e in vcf_with_missing_gt.edits if len(e.ref) == 1 and len(e.alt) == 1]
     assert edits
     rows = [f"22\t{e.pos - 50}\t{e.pos + 50}" for e in edits]
-    gvl.write(tmp_path / "g.gvl", _small_bed(tmp_path, rows), variants=vcf_with_missing_gt.path, length=100,
-              samples=sorted({e.sample for e in edits}), progress=False)
+    gvl.write(
+        tmp_path / "g.gvl",
+        _small_bed(tmp_path, rows),
+        variants=vcf_with_missing_gt.path,
+        length=100,
+        samples=sorted({e.sample for e in edits}),
+        progress=False,
+    )
     ds = gvl.Dataset.open(tmp_path / "g.gvl", FASTA, jitter=0)
     for r, e in enumerate(edits):
         haps = ds[r, ds.samples.index(e.sample)]
@@ -138,8 +165,15 @@ def test_failed_write_leaves_no_dataset(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(write_mod, "_write_track", boom)
     table = bigwig_table(tmp_path, ["NA12878"], [STAT1])
     with pytest.raises(KeyboardInterrupt):
-        gvl.write(out, TILES, variants=VCF, length=4096, samples=["NA12878"],
-                  bigwigs=gvl.BigWigs.from_table("bigwig", table), progress=False)
+        gvl.write(
+            out,
+            TILES,
+            variants=VCF,
+            length=4096,
+            samples=["NA12878"],
+            bigwigs=gvl.BigWigs.from_table("bigwig", table),
+            progress=False,
+        )
     assert not out.exists()
     assert not any(p.name.startswith("f.gvl") for p in tmp_path.iterdir())
 

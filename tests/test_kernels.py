@@ -59,15 +59,39 @@ def test_kernel_matches_reference(case) -> None:
     out = np.empty((1, 1, length), np.uint8)
     tracks = np.empty((1, 1, 1, length), np.float32)
     reconstruct(
-        ref_arr, np.array([0, len(ref)], np.int64), np.array([origin], np.int64), pos, ref_len, alt_offsets, alt,
-        variant_index, call_offsets, np.array([0], np.int64), np.array([win], np.int64),
-        starts, starts + 1, values, iv_offsets, out, tracks, 0, 1,
+        ref_arr,
+        np.array([0, len(ref)], np.int64),
+        np.array([origin], np.int64),
+        pos,
+        ref_len,
+        alt_offsets,
+        alt,
+        variant_index,
+        call_offsets,
+        np.array([0], np.int64),
+        np.array([win], np.int64),
+        starts,
+        starts + 1,
+        values,
+        iv_offsets,
+        out,
+        tracks,
+        0,
+        1,
     )
     seq, coords = apply_calls(ref, origin, calls, win, length)
     assert out[0, 0].tobytes().decode() == seq
     expected = np.array([c - origin + 1 if 0 <= c - origin < len(ref) else 0 for c in coords], np.float32)
     np.testing.assert_array_equal(tracks[0, 0, 0], expected)
     ref_out = np.empty((1, length), np.uint8)
-    reference_windows(ref_arr, np.array([0, len(ref)], np.int64), np.array([origin], np.int64),
-                      np.array([0], np.int64), np.array([win], np.int64), ref_out, 0, 1)
+    reference_windows(
+        ref_arr,
+        np.array([0, len(ref)], np.int64),
+        np.array([origin], np.int64),
+        np.array([0], np.int64),
+        np.array([win], np.int64),
+        ref_out,
+        0,
+        1,
+    )
     assert ref_out[0].tobytes().decode() == apply_calls(ref, origin, [], win, length)[0]

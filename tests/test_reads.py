@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import COVERAGE, FASTA, GENES, SAMPLES, STAT1, VCF, bigwig_table
 
 import gvl_zarr as gvl
 from _slow_reference import apply_calls, bigwig_values, fasta_window, haplotype_calls
+from conftest import COVERAGE, FASTA, GENES, SAMPLES, STAT1, VCF, bigwig_table
 
 
 def _expected(ds: gvl.Dataset, r: int, s: int, hap: int, win_start: int, shifts=(0,)):
@@ -86,8 +86,14 @@ def test_reference_mode_equals_fasta(ds: gvl.Dataset) -> None:
 def test_negative_strand_is_reverse_complemented(tmp_path) -> None:
     path = tmp_path / "genes.gvl"
     gvl.write(
-        path, GENES, variants=VCF, bigwigs=gvl.BigWigs.from_table("bigwig", bigwig_table(tmp_path, SAMPLES[:2])),
-        length=2048, max_jitter=0, samples=SAMPLES[:2], progress=False,
+        path,
+        GENES,
+        variants=VCF,
+        bigwigs=gvl.BigWigs.from_table("bigwig", bigwig_table(tmp_path, SAMPLES[:2])),
+        length=2048,
+        max_jitter=0,
+        samples=SAMPLES[:2],
+        progress=False,
     )
     ds = gvl.Dataset.open(path, reference=FASTA)
     bed = ds.get_bed()
@@ -107,8 +113,14 @@ def test_windows_past_contig_ends_read_n_and_zero(tmp_path, bed_row: str, n_side
     bed.write_text(bed_row)
     path = tmp_path / "edge.gvl"
     gvl.write(
-        path, bed, variants=VCF, bigwigs=gvl.BigWigs.from_table("bigwig", bigwig_table(tmp_path, SAMPLES[:1])),
-        length=2000, max_jitter=10, samples=SAMPLES[:1], progress=False,
+        path,
+        bed,
+        variants=VCF,
+        bigwigs=gvl.BigWigs.from_table("bigwig", bigwig_table(tmp_path, SAMPLES[:1])),
+        length=2000,
+        max_jitter=10,
+        samples=SAMPLES[:1],
+        progress=False,
     )
     ds = gvl.Dataset.open(path, reference=FASTA, jitter=0)
     haps, tracks = ds[0, 0]

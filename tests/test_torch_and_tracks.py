@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import FASTA, SAMPLES, TILES, VCF, bigwig_table
 
 import gvl_zarr as gvl
+from conftest import FASTA, SAMPLES, TILES, VCF, bigwig_table
 
 
 @pytest.mark.parametrize("num_workers", [0, 1, 2])
@@ -45,8 +45,14 @@ def test_dataloader_shuffles_and_wraps_user_sampler(ds: gvl.Dataset) -> None:
 def test_spec_precomputed_transformed_tracks(tmp_path) -> None:
     """The spec page's z-log-CPM example, run as written on a dataset without jitter or variants."""
     path = tmp_path / "tracks.gvl"
-    gvl.write(path, TILES, bigwigs=gvl.BigWigs.from_table("bigwig", bigwig_table(tmp_path, SAMPLES)),
-              length=4096, max_jitter=0, progress=False)
+    gvl.write(
+        path,
+        TILES,
+        bigwigs=gvl.BigWigs.from_table("bigwig", bigwig_table(tmp_path, SAMPLES)),
+        length=4096,
+        max_jitter=0,
+        progress=False,
+    )
     dataset = gvl.Dataset.open(path, FASTA)
     train_dataset = dataset.subset_to(regions=list(range(dataset.n_regions)))
     total_counts = np.linspace(1e6, 2e6, dataset.n_samples).astype(np.float32)
@@ -68,7 +74,7 @@ def test_spec_precomputed_transformed_tracks(tmp_path) -> None:
 
     dataset_with_zlogcpm = dataset.write_transformed_track("z-log-cpm", "bigwig", transform=z_log_cpm)
     haps_and_zlogcpm = dataset_with_zlogcpm.with_settings(return_tracks="z-log-cpm")
-    ref, z = haps_and_zlogcpm[3, :]
+    _, z = haps_and_zlogcpm[3, :]
     raw = just_tracks[3, :]
     expected = (np.log1p(raw / total_counts[:, None] * 1e6) - means[3]) / stds[3]
     np.testing.assert_allclose(z, expected, rtol=1e-5, atol=1e-5)
@@ -103,8 +109,23 @@ def test_transformed_track_with_indels_and_jitter(ds: gvl.Dataset, tmp_path, til
 def test_cli_write(tmp_path) -> None:
     table = bigwig_table(tmp_path, SAMPLES[:2])
     out = tmp_path / "cli.gvl"
-    cmd = [sys.executable, "-m", "gvl_zarr.cli", "write", str(out), TILES, "--variants", VCF,
-           "--bigwig-table", str(table), "--length", "2048", "--max-jitter", "16", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "gvl_zarr.cli",
+        "write",
+        str(out),
+        TILES,
+        "--variants",
+        VCF,
+        "--bigwig-table",
+        str(table),
+        "--length",
+        "2048",
+        "--max-jitter",
+        "16",
+        "--quiet",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     ds = gvl.Dataset.open(out, FASTA)

@@ -16,8 +16,8 @@ import zarr
 
 from . import schema
 from ._contigs import require_contig
-from ._kernels.haplotypes import reconstruct, reference_windows
 from ._kernels._threads import run_split
+from ._kernels.haplotypes import reconstruct, reference_windows
 from ._kernels.ragged import gather_rows
 from ._kernels.tracks import tracks_reference
 from ._lazy import LazyFlatArray
@@ -110,8 +110,12 @@ class StoreData:
             if self.has_genotypes:
                 g = self.group
                 check_ref_alleles(
-                    fasta, names, g["variants/contig"][:], self.v_pos,
-                    g["variants/ref_offsets"][:], g["variants/ref"][:],
+                    fasta,
+                    names,
+                    g["variants/contig"][:],
+                    self.v_pos,
+                    g["variants/ref_offsets"][:],
+                    g["variants/ref"][:],
                     vcf=self.attrs.get("inputs", {}).get("variants") or self.name,
                 )
             ref = np.empty(int(self.ref_offsets[-1]), np.uint8)
@@ -142,9 +146,23 @@ def read_haplotypes(
     tracks = np.empty((n, len(track_names), data.ploidy, length), np.float32)
     iv = _batch_intervals(data, track_names, regions, samples)
     run_split(
-        reconstruct, n, out.nbytes + tracks.nbytes,
-        data.ref, data.ref_offsets, data.ref_starts, data.v_pos, data.v_ref_len, data.alt_offsets, data.alt,
-        calls, call_offsets, regions, win_starts, *iv, out, tracks,
+        reconstruct,
+        n,
+        out.nbytes + tracks.nbytes,
+        data.ref,
+        data.ref_offsets,
+        data.ref_starts,
+        data.v_pos,
+        data.v_ref_len,
+        data.alt_offsets,
+        data.alt,
+        calls,
+        call_offsets,
+        regions,
+        win_starts,
+        *iv,
+        out,
+        tracks,
     )
     return out, tracks
 
@@ -172,8 +190,17 @@ def read_reference(data: StoreData, regions: np.ndarray, win_starts: np.ndarray)
     """Reference windows (B, L) uint8."""
     assert data.ref is not None
     out = np.empty((len(regions), data.length), np.uint8)
-    run_split(reference_windows, len(regions), out.nbytes, data.ref, data.ref_offsets, data.ref_starts, regions,
-              win_starts, out)
+    run_split(
+        reference_windows,
+        len(regions),
+        out.nbytes,
+        data.ref,
+        data.ref_offsets,
+        data.ref_starts,
+        regions,
+        win_starts,
+        out,
+    )
     return out
 
 
@@ -189,6 +216,12 @@ def read_tracks_reference(data: StoreData, names: list[str], regions, samples, w
     """Tracks in reference coordinates (B, T, L) float32."""
     out = np.empty((len(regions), len(names), data.length), np.float32)
     for t, name in enumerate(names):
-        run_split(tracks_reference, len(regions), out[:, t].nbytes, *_track_batch(data, name, regions, samples),
-                  win_starts, out[:, t])
+        run_split(
+            tracks_reference,
+            len(regions),
+            out[:, t].nbytes,
+            *_track_batch(data, name, regions, samples),
+            win_starts,
+            out[:, t],
+        )
     return out

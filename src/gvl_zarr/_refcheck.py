@@ -27,9 +27,7 @@ def check_ref_alleles(
         return
     ref_len = np.diff(ref_offsets)
     order = np.lexsort((v_pos, v_contig))
-    breaks = np.flatnonzero(
-        (np.diff(v_contig[order]) != 0) | (np.diff(v_pos[order]) > gap)
-    ) + 1
+    breaks = np.flatnonzero((np.diff(v_contig[order]) != 0) | (np.diff(v_pos[order]) > gap)) + 1
     for cluster in np.split(order, breaks):
         contig = contig_names[int(v_contig[cluster[0]])]
         lo = int(v_pos[cluster].min())

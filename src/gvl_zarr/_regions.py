@@ -16,9 +16,7 @@ def resize(bed: pl.DataFrame, length: int) -> tuple[np.ndarray, np.ndarray]:
     return start.astype(np.int64), (start + length).astype(np.int64)
 
 
-def group_spans(
-    contigs: np.ndarray, lo: np.ndarray, hi: np.ndarray, max_width: int = 2_000_000
-) -> list[np.ndarray]:
+def group_spans(contigs: np.ndarray, lo: np.ndarray, hi: np.ndarray, max_width: int = 2_000_000) -> list[np.ndarray]:
     """Group region indices into runs on one contig whose [lo, hi) spans touch or overlap,
     each run at most `max_width` wide, so each run's variants can be read in one query."""
     order = np.lexsort((lo, contigs))

@@ -26,8 +26,7 @@ def as_store(location: Any, *, read_only: bool = True) -> Store:
 
         return FsspecStore.from_mapper(location, read_only=read_only)
     raise TypeError(
-        f"cannot open a dataset from {type(location).__name__}; pass a path, a URL, "
-        "an fsspec mapper or a zarr Store."
+        f"cannot open a dataset from {type(location).__name__}; pass a path, a URL, an fsspec mapper or a zarr Store."
     )
 
 

@@ -49,8 +49,14 @@ def write_transformed_track(
         lo, hi = iv[:, 0], iv[:, 1]
         dense = np.empty((len(samples), span), np.float32)
         tracks_reference(
-            source.starts.ensure(lo, hi), source.ends.ensure(lo, hi), source.values.ensure(lo, hi),
-            iv, np.full(len(samples), origin, np.int64), dense, 0, len(samples),
+            source.starts.ensure(lo, hi),
+            source.ends.ensure(lo, hi),
+            source.values.ensure(lo, hi),
+            iv,
+            np.full(len(samples), origin, np.int64),
+            dense,
+            0,
+            len(samples),
         )
         row_offsets = np.arange(len(samples) + 1, dtype=np.int64) * span
         tracks = Ragged.from_offsets(dense.ravel(), (len(samples),), row_offsets)

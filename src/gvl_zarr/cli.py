@@ -16,7 +16,10 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("bed", help="BED file of regions")
     w.add_argument("--variants", help="indexed, phased VCF/BCF")
     w.add_argument(
-        "--bigwig-table", action="append", default=[], metavar="[NAME=]CSV",
+        "--bigwig-table",
+        action="append",
+        default=[],
+        metavar="[NAME=]CSV",
         help="CSV with columns sample,path; repeat for several tracks (default name: bigwig)",
     )
     w.add_argument("--length", type=int, help="window length (default: the regions' common length)")
@@ -57,9 +60,17 @@ def _write(args: argparse.Namespace) -> int:
         with open(args.samples) as fh:
             samples = [line.strip() for line in fh if line.strip()]
     write(
-        args.path, args.bed, variants=args.variants, bigwigs=tracks or None, length=args.length,
-        max_jitter=args.max_jitter, samples=samples, overwrite=args.overwrite, reference=args.reference,
-        allow_unphased=args.allow_unphased, progress=not args.quiet,
+        args.path,
+        args.bed,
+        variants=args.variants,
+        bigwigs=tracks or None,
+        length=args.length,
+        max_jitter=args.max_jitter,
+        samples=samples,
+        overwrite=args.overwrite,
+        reference=args.reference,
+        allow_unphased=args.allow_unphased,
+        progress=not args.quiet,
     )
     print(f"wrote {args.path}")
     return 0

@@ -161,8 +161,12 @@ class Dataset:
         if return_tracks is not _UNSET:
             changes["return_tracks"], changes["squeeze_tracks"] = self._track_selection(return_tracks)
         for key, value in (
-            ("jitter", jitter), ("transform", transform), ("rc_neg", rc_neg),
-            ("deterministic", deterministic), ("return_indices", return_indices), ("seed", seed),
+            ("jitter", jitter),
+            ("transform", transform),
+            ("rc_neg", rc_neg),
+            ("deterministic", deterministic),
+            ("return_indices", return_indices),
+            ("seed", seed),
         ):
             if value is not _UNSET:
                 changes[key] = value
@@ -229,8 +233,10 @@ class Dataset:
         if isinstance(regions, (str, os.PathLike, pl.DataFrame)) or hasattr(regions, "columns"):
             wanted = read_bed(regions)
             bed = self.get_bed().with_row_index("_pos")
-            hits = wanted.select("chrom", "chromStart", "chromEnd").with_row_index("_order").join(
-                bed, on=["chrom", "chromStart", "chromEnd"], how="left"
+            hits = (
+                wanted.select("chrom", "chromStart", "chromEnd")
+                .with_row_index("_order")
+                .join(bed, on=["chrom", "chromStart", "chromEnd"], how="left")
             )
             missing = hits.filter(pl.col("_pos").is_null())
             if missing.height:

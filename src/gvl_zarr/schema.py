@@ -126,6 +126,4 @@ def validate(group, path: str) -> None:
             ) from None
         dims = tuple(arr.metadata.dimension_names or ())
         if dims != spec.dims:
-            raise IncompleteDatasetError(
-                f"{path}: array {spec.path!r} has dims {dims}, expected {spec.dims}."
-            )
+            raise IncompleteDatasetError(f"{path}: array {spec.path!r} has dims {dims}, expected {spec.dims}.")

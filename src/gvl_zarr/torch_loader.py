@@ -47,8 +47,13 @@ class TorchDataset(_TorchDatasetBase):
 
 
 def make_dataloader(
-    dataset: Dataset, *, batch_size: int = 1, shuffle: bool = False, sampler: Sampler | None = None,
-    drop_last: bool = False, **kwargs: Any,
+    dataset: Dataset,
+    *,
+    batch_size: int = 1,
+    shuffle: bool = False,
+    sampler: Sampler | None = None,
+    drop_last: bool = False,
+    **kwargs: Any,
 ) -> DataLoader:
     """DataLoader calling the dataset once per batch: the sampler (default sequential or
     random) is wrapped in a `BatchSampler` unless it already yields batches."""

@@ -84,9 +84,7 @@ def write(
     """
     out = os.fspath(path)
     if os.path.exists(out) and not overwrite:
-        raise DatasetExistsError(
-            f"{out} already exists; pass overwrite=True (CLI: --overwrite) to replace it."
-        )
+        raise DatasetExistsError(f"{out} already exists; pass overwrite=True (CLI: --overwrite) to replace it.")
     if variants is None and not bigwigs:
         raise InputFileError("write needs variants, bigwigs or both.")
     if max_jitter < 0:
@@ -116,9 +114,7 @@ def write(
         root = zarr.open_group(zarr.storage.LocalStore(tmp), mode="w", zarr_format=3)
         n_samples, ploidy = len(chosen), (vcf.ploidy if vcf else 2)
         if vcf is not None:
-            fetch_end = _write_genotypes(
-                root, vcf, contigs, contig_idx, start, end, max_jitter, fasta, progress
-            )
+            fetch_end = _write_genotypes(root, vcf, contigs, contig_idx, start, end, max_jitter, fasta, progress)
         _write_regions(root, bed_df, contig_idx, start, end, fetch_end)
         _array(root, schema.SAMPLES, np.array(chosen, dtype=str))
         for track in tracks:
@@ -174,9 +170,7 @@ def _resolve_length(bed: pl.DataFrame, length: int | None, source: str) -> int:
         return int(length)
     widths = (bed["chromEnd"] - bed["chromStart"]).unique()
     if widths.len() != 1:
-        raise SettingsError(
-            f"regions of {source} have different lengths; pass length= to resize them all."
-        )
+        raise SettingsError(f"regions of {source} have different lengths; pass length= to resize them all.")
     return int(widths[0])
 
 
@@ -311,8 +305,11 @@ def _write_genotypes(root, vcf, contigs, contig_idx, start, end, max_jitter, fas
             margin *= 4
         fetch_end[group] = fe
         group_offsets, calls = sparse_calls(
-            block.genotypes, block.record_alt_map + np.where(block.record_alt_map >= 0, acc.n_variants, 0),
-            rec_lo, rec_hi, acc.n_calls,
+            block.genotypes,
+            block.record_alt_map + np.where(block.record_alt_map >= 0, acc.n_variants, 0),
+            rec_lo,
+            rec_hi,
+            acc.n_calls,
         )
         offsets[group] = group_offsets
         acc.contig.append(np.full(len(block.pos), contig_idx[group[0]], np.int32))
@@ -328,7 +325,9 @@ def _write_genotypes(root, vcf, contigs, contig_idx, start, end, max_jitter, fas
     ref_offsets, ref_bytes = _pack(acc.ref)
     alt_offsets, alt_bytes = _pack(acc.alt)
     if fasta is not None:
-        check_ref_alleles(fasta, [_fasta_name(c, fasta) for c in contigs], v_contig, v_pos, ref_offsets, ref_bytes, vcf=vcf.path)
+        check_ref_alleles(
+            fasta, [_fasta_name(c, fasta) for c in contigs], v_contig, v_pos, ref_offsets, ref_bytes, vcf=vcf.path
+        )
     values = {
         "variants/contig": v_contig,
         "variants/pos": v_pos,

@@ -8,6 +8,7 @@ persistent thread pool instead.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -45,7 +46,7 @@ def run_split(kernel: Callable[..., Any], n_items: int, out_bytes: int, *args: A
         return
     bounds = [n_items * i // threads for i in range(threads + 1)]
     pool = _get_pool(threads)
-    futures = [pool.submit(kernel, *args, lo, hi) for lo, hi in zip(bounds[1:-1], bounds[2:], strict=True)]
+    futures = [pool.submit(kernel, *args, lo, hi) for lo, hi in itertools.pairwise(bounds[1:])]
     kernel(*args, bounds[0], bounds[1])
     for f in futures:
         f.result()

@@ -109,8 +109,25 @@ def _walk(
 
 @kernel
 def reconstruct(
-    ref, ref_offsets, ref_starts, v_pos, v_ref_len, alt_offsets, alt, variant_index, call_offsets,
-    regions, win_starts, iv_starts, iv_ends, iv_values, iv_offsets, out, tracks_out, b_lo, b_hi,
+    ref,
+    ref_offsets,
+    ref_starts,
+    v_pos,
+    v_ref_len,
+    alt_offsets,
+    alt,
+    variant_index,
+    call_offsets,
+    regions,
+    win_starts,
+    iv_starts,
+    iv_ends,
+    iv_values,
+    iv_offsets,
+    out,
+    tracks_out,
+    b_lo,
+    b_hi,
 ):
     """Haplotypes out[b, p, :] and realigned tracks tracks_out[b, t, p, :] of a batch.
 
@@ -132,8 +149,21 @@ def reconstruct(
             _expand(iv_starts, iv_ends, iv_values, iv_offsets[b, t, 0], iv_offsets[b, t, 1], origin, tbuf[t])
         for p in range(ploidy):
             _walk(
-                ref, buf_lo, buf_len, origin, v_pos, v_ref_len, alt_offsets, alt, variant_index,
-                call_offsets[b, p, 0], call_offsets[b, p, 1], win_starts[b], out[b, p], tbuf, tracks_out[b, :, p],
+                ref,
+                buf_lo,
+                buf_len,
+                origin,
+                v_pos,
+                v_ref_len,
+                alt_offsets,
+                alt,
+                variant_index,
+                call_offsets[b, p, 0],
+                call_offsets[b, p, 1],
+                win_starts[b],
+                out[b, p],
+                tbuf,
+                tracks_out[b, :, p],
             )
 
 
@@ -147,5 +177,6 @@ def reference_windows(ref, ref_offsets, ref_starts, regions, win_starts, out, b_
     for b in range(b_lo, b_hi):
         r = regions[b]
         buf_lo = ref_offsets[r]
-        _emit_ref(ref, buf_lo, ref_offsets[r + 1] - buf_lo, win_starts[b] - ref_starts[r], length, out[b], 0,
-                  empty_t, empty_o)
+        _emit_ref(
+            ref, buf_lo, ref_offsets[r + 1] - buf_lo, win_starts[b] - ref_starts[r], length, out[b], 0, empty_t, empty_o
+        )

@@ -48,8 +48,6 @@ class TrackReader(Protocol):
         """Contig names the sample's file knows."""
         ...
 
-    def intervals(
-        self, sample: str, contig: str, start: int, end: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def intervals(self, sample: str, contig: str, start: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(starts, ends, values) of the sample's intervals overlapping the span, clipped to it."""
         ...

@@ -28,9 +28,7 @@ def read_bed(bed: str | os.PathLike | pl.DataFrame | Any) -> pl.DataFrame:
         raise InputFileError(f"bed must be a path or a DataFrame, got {type(bed).__name__}.")
     missing = {"chrom", "chromStart", "chromEnd"} - set(df.columns)
     if missing:
-        raise InputFileError(
-            f"{source} lacks columns {sorted(missing)}; expected BED columns {BED_COLUMNS[:3]}."
-        )
+        raise InputFileError(f"{source} lacks columns {sorted(missing)}; expected BED columns {BED_COLUMNS[:3]}.")
     if "strand" not in df.columns:
         df = df.with_columns(pl.lit(".").alias("strand"))
     df = df.with_columns(
@@ -39,9 +37,7 @@ def read_bed(bed: str | os.PathLike | pl.DataFrame | Any) -> pl.DataFrame:
         pl.col("chromEnd").cast(pl.Int64),
         pl.col("strand").cast(pl.Utf8).fill_null("."),
     )
-    bad = df.with_row_index("row").filter(
-        (pl.col("chromEnd") <= pl.col("chromStart")) | (pl.col("chromStart") < 0)
-    )
+    bad = df.with_row_index("row").filter((pl.col("chromEnd") <= pl.col("chromStart")) | (pl.col("chromStart") < 0))
     if bad.height:
         r = bad.row(0, named=True)
         raise InputFileError(
@@ -70,9 +66,7 @@ def _read_bed_file(path: str) -> pl.DataFrame:
     width = min(width, len(BED_COLUMNS))
     data = {BED_COLUMNS[i]: [r[i] for r in rows] for i in range(width)}
     try:
-        df = pl.DataFrame(data).with_columns(
-            pl.col("chromStart").cast(pl.Int64), pl.col("chromEnd").cast(pl.Int64)
-        )
+        df = pl.DataFrame(data).with_columns(pl.col("chromStart").cast(pl.Int64), pl.col("chromEnd").cast(pl.Int64))
     except pl.exceptions.InvalidOperationError as exc:
         raise InputFileError(f"BED file {path}: start/end columns must be integers ({exc}).") from None
     return df

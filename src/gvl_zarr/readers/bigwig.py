@@ -51,9 +51,7 @@ class BigWigs:
             source = "BigWig table"
         missing = {"sample", "path"} - set(df.columns)
         if missing:
-            raise InputFileError(
-                f"{source} lacks columns {sorted(missing)}; it needs columns 'sample' and 'path'."
-            )
+            raise InputFileError(f"{source} lacks columns {sorted(missing)}; it needs columns 'sample' and 'path'.")
         paths = {}
         for sample, path in zip(df["sample"].cast(str), df["path"].cast(str), strict=True):
             if not os.path.isabs(path) and not os.path.exists(path):
@@ -82,9 +80,7 @@ class BigWigs:
         """Contig lengths of the sample's BigWig."""
         return dict(self._handle(self.paths[sample]).chroms())
 
-    def intervals(
-        self, sample: str, contig: str, start: int, end: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def intervals(self, sample: str, contig: str, start: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(starts, ends, values) overlapping [start, end), clipped to it; cached per file."""
         path = self.paths[sample]
         key = (path, contig, start, end)

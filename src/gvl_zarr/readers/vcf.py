@@ -109,9 +109,7 @@ class VcfReader:
         alt_map = np.full((len(alt_maps), width), -1, np.int64)
         for i, m in enumerate(alt_maps):
             alt_map[i, : len(m)] = m
-        genotypes = (
-            np.stack(gts) if gts else np.zeros((0, n_samples, self.ploidy), np.int8)
-        )
+        genotypes = np.stack(gts) if gts else np.zeros((0, n_samples, self.ploidy), np.int8)
         # cyvcf2 pads absent alleles with -2; both missing forms read as reference.
         genotypes[genotypes < 0] = -1
         return VariantBlock(
