@@ -45,6 +45,7 @@ class GvlZarr:
             return_sequences=SEQUENCES[mode],
             return_tracks=TRACK if "tracks" in mode else False,
             deterministic=True,
+            seed=seed,
         )
 
 

@@ -12,6 +12,7 @@ import polars as pl
 
 from . import _query
 from ._indexing import normalize
+from ._kernels.jitter import hashed_shifts
 from ._query import StoreData
 from ._settings import Settings
 from .errors import DatasetIndexError, InputFileError, SettingsError
@@ -320,8 +321,9 @@ class Dataset:
         if j == 0:
             return np.zeros(len(ds_idx), np.int64)
         if self.settings.deterministic:
-            h = _splitmix64(ds_idx.astype(np.uint64) ^ np.uint64(self.settings.seed * 0x9E3779B97F4A7C15 % 2**64))
-            return (h % np.uint64(2 * j + 1)).astype(np.int64) - j
+            out = np.empty(len(ds_idx), np.int64)
+            hashed_shifts(ds_idx, self.settings.seed, j, out)
+            return out
         return _process_rng(self.settings.seed).integers(-j, j + 1, len(ds_idx))
 
     # ------------------------------------------------------ transformed tracks
@@ -361,14 +363,6 @@ class Dataset:
         from .torch_loader import make_dataloader
 
         return make_dataloader(self, batch_size=batch_size, shuffle=shuffle, sampler=sampler, **kwargs)
-
-
-def _splitmix64(x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        x = x + np.uint64(0x9E3779B97F4A7C15)
-        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return x ^ (x >> np.uint64(31))
 
 
 _RNGS: dict[tuple[int, int], np.random.Generator] = {}
