@@ -134,3 +134,18 @@ def test_cli_write(tmp_path) -> None:
     assert again.returncode == 2 and "overwrite" in again.stderr and "Traceback" not in again.stderr
     spec_form = [c for c in cmd if c != "write"] + ["--overwrite"]
     assert subprocess.run(spec_form, capture_output=True, text=True, check=False).returncode == 0
+
+
+def test_thread_pool_survives_fork_into_workers(ds: gvl.Dataset) -> None:
+    """Large batches run on a thread pool; forked DataLoader workers must get their own."""
+    from gvl_zarr._kernels import _threads
+
+    ds = ds.with_settings(jitter=0)
+    parent = ds[np.arange(128) % 28, np.arange(128) % 6]  # > 4 MB of output: split over threads
+    assert _threads._pool is not None or _threads.n_threads() == 1
+    sampler = torch.utils.data.BatchSampler(torch.utils.data.SequentialSampler(range(len(ds))), 128, drop_last=True)
+    batches = list(ds.to_dataloader(sampler=sampler, num_workers=2))
+    expected = ds[:128]
+    np.testing.assert_array_equal(batches[0][0].numpy(), expected[0].view(np.uint8))
+    np.testing.assert_array_equal(batches[0][1].numpy(), expected[1])
+    assert parent[0].shape == (128, 2, 4096)
