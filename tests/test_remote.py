@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FASTA
 
 import gvl_zarr as gvl
+from conftest import FASTA
 
 pytest.importorskip("aiohttp")
 
@@ -45,5 +45,5 @@ def test_open_over_http_equals_local(http_root: str, tiles_dataset: Path) -> Non
 
 
 def test_missing_remote_dataset_is_a_clear_error(http_root: str) -> None:
-    with pytest.raises(gvl.GvlError, match="nothing.gvl"):
+    with pytest.raises(gvl.GvlError, match=r"nothing\.gvl"):
         gvl.Dataset.open(f"{http_root}/nothing.gvl")
