@@ -136,12 +136,13 @@ def test_cli_write(tmp_path) -> None:
     assert subprocess.run(spec_form, capture_output=True, text=True, check=False).returncode == 0
 
 
-def test_thread_pool_survives_fork_into_workers(ds: gvl.Dataset) -> None:
+def test_thread_pool_survives_fork_into_workers(ds: gvl.Dataset, monkeypatch) -> None:
     """Large batches run on a thread pool; forked DataLoader workers must get their own."""
     from gvl_zarr._kernels import _threads
 
+    monkeypatch.setattr(_threads, "_MIN_BYTES_PER_THREAD", 1 << 16)
     ds = ds.with_settings(jitter=0)
-    parent = ds[np.arange(128) % 28, np.arange(128) % 6]  # > 4 MB of output: split over threads
+    parent = ds[np.arange(128) % 28, np.arange(128) % 6]  # split over threads
     assert _threads._pool is not None or _threads.n_threads() == 1
     sampler = torch.utils.data.BatchSampler(torch.utils.data.SequentialSampler(range(len(ds))), 128, drop_last=True)
     batches = list(ds.to_dataloader(sampler=sampler, num_workers=2))

@@ -354,25 +354,19 @@ def _record_ranges(block, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, n
 
     fetch_end grows by the REF bases every deletion in reach could remove, until stable.
     """
-    first = block.record_first_variant
-    n_rec = len(first)
+    n_rec = len(block.record_pos)
     if n_rec == 0:
         zeros = np.zeros(len(lo), np.int64)
         return zeros, zeros, hi.copy()
-    rec_pos = np.empty(n_rec, np.int64)
-    rec_len = np.empty(n_rec, np.int64)
+    rec_pos, rec_len = block.record_pos, block.record_ref_len
+    # REF bases a record's ALTs can remove (symbolic-only records remove none)
     rec_shrink = np.zeros(n_rec, np.int64)
     amap = block.record_alt_map
     for i in range(n_rec):
         rows = amap[i][amap[i] >= 0]
         if rows.size:
-            rec_pos[i] = block.pos[rows[0]]
-            rec_len[i] = len(block.ref[rows[0]])
-            rec_shrink[i] = max(0, rec_len[i] - min(len(block.alt[r]) for r in rows))
-        else:  # only symbolic ALTs: never applied
-            rec_pos[i] = block.pos[0] if block.pos.size else 0
-            rec_len[i] = 0
-    # records come in VCF (position) order; rec_pos of all-symbolic records is irrelevant
+            rec_shrink[i] = max(0, int(rec_len[i]) - min(len(block.alt[r]) for r in rows))
+    # records come in VCF (position) order
     ends_cummax = np.maximum.accumulate(rec_pos + rec_len)
     shrink_cumsum = np.concatenate([[0], np.cumsum(rec_shrink + np.where(rec_shrink > 0, rec_len, 0))])
     rec_lo = np.searchsorted(ends_cummax, lo, side="right")

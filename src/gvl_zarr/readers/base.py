@@ -17,6 +17,8 @@ class VariantBlock:
     when `record_alt_skipped` marks it (symbolic alleles).
     """
 
+    record_pos: np.ndarray  # (record,) int64, 0-based POS of every record, in file order
+    record_ref_len: np.ndarray  # (record,) int64, len(REF) of every record
     pos: np.ndarray  # (variant,) int64, 0-based
     ref: list[bytes]  # (variant,)
     alt: list[bytes]  # (variant,)

@@ -67,6 +67,8 @@ class VcfReader:
         first: list[int] = []
         alt_maps: list[list[int]] = []
         gts: list[np.ndarray] = []
+        rec_pos: list[int] = []
+        rec_ref_len: list[int] = []
         n_samples = len(self.samples)
         n_symbolic = 0
         with warnings.catch_warnings():
@@ -74,6 +76,8 @@ class VcfReader:
             records = list(self._vcf(f"{contig}:{max(start, 0) + 1}-{max(end, 1)}"))
         for rec in records:
             ref = rec.REF
+            rec_pos.append(rec.POS - 1)
+            rec_ref_len.append(len(ref))
             first.append(len(pos))
             amap = [-1]
             for alt in rec.ALT:
@@ -113,6 +117,8 @@ class VcfReader:
         # cyvcf2 pads absent alleles with -2; both missing forms read as reference.
         genotypes[genotypes < 0] = -1
         return VariantBlock(
+            record_pos=np.asarray(rec_pos, np.int64),
+            record_ref_len=np.asarray(rec_ref_len, np.int64),
             pos=np.asarray(pos, np.int64),
             ref=refs,
             alt=alts,
