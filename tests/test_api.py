@@ -122,3 +122,13 @@ def test_open_with_return_tracks_and_without_reference(tiles_dataset) -> None:
     assert no_ref.with_settings(jitter=0)[0, 0].shape == (4096,)
     with pytest.raises(gvl.SettingsError, match="reference"):
         no_ref.with_settings(return_sequences=True)
+
+
+def test_raw_store_opens_in_xarray_with_named_dims(tiles_dataset) -> None:
+    import xarray as xr
+
+    geno = xr.open_zarr(tiles_dataset, group="genotypes", consolidated=False)
+    assert geno["offsets"].dims == ("region", "sample", "ploid", "bound")
+    assert geno.sizes["region"] == 28 and geno.sizes["sample"] == 6
+    track = xr.open_zarr(tiles_dataset, group="tracks/bigwig", consolidated=False)
+    assert track["offsets"].dims == ("region", "sample", "bound")

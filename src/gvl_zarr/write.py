@@ -115,6 +115,12 @@ def write(
         n_samples, ploidy = len(chosen), (vcf.ploidy if vcf else 2)
         if vcf is not None:
             fetch_end = _write_genotypes(root, vcf, contigs, contig_idx, start, end, max_jitter, fasta, progress)
+            if vcf.n_symbolic_skipped:
+                warnings.warn(
+                    f"VCF {vcf.path}: skipped {vcf.n_symbolic_skipped} symbolic ALT allele(s) (e.g. <CN0>) "
+                    "in the regions; haplotypes carrying them read as reference there.",
+                    stacklevel=2,
+                )
         _write_regions(root, bed_df, contig_idx, start, end, fetch_end)
         _array(root, schema.SAMPLES, np.array(chosen, dtype=str))
         for track in tracks:

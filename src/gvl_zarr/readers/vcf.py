@@ -57,7 +57,7 @@ class VcfReader:
             self.contig_lengths = {}
         self.ploidy = 2
         self.allow_unphased = allow_unphased
-        self.n_symbolic_skipped = 0
+        self._symbolic: set[tuple[str, int, str]] = set()
 
     def read(self, contig: str, start: int, end: int) -> VariantBlock:
         """Records overlapping [start, end) on `contig` (0-based), multiallelics split."""
@@ -70,7 +70,6 @@ class VcfReader:
         rec_pos: list[int] = []
         rec_ref_len: list[int] = []
         n_samples = len(self.samples)
-        n_symbolic = 0
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="no intervals found")  # an empty span is fine
             records = list(self._vcf(f"{contig}:{max(start, 0) + 1}-{max(end, 1)}"))
@@ -82,7 +81,7 @@ class VcfReader:
             amap = [-1]
             for alt in rec.ALT:
                 if _is_symbolic(alt):
-                    n_symbolic += 1
+                    self._symbolic.add((contig, rec.POS, alt))
                     amap.append(-1)
                     continue
                 amap.append(len(pos))
@@ -102,13 +101,6 @@ class VcfReader:
             if not self.allow_unphased:
                 self._check_phased(arr, contig, rec.POS)
             gts.append(alleles.astype(np.int8))
-        if n_symbolic:
-            self.n_symbolic_skipped += n_symbolic
-            warnings.warn(
-                f"VCF {self.path}: skipped {n_symbolic} symbolic ALT allele(s) "
-                f"(e.g. <CN0>) in {contig}:{start + 1}-{end}; they read as reference.",
-                stacklevel=3,
-            )
         width = max((len(m) for m in alt_maps), default=1)
         alt_map = np.full((len(alt_maps), width), -1, np.int64)
         for i, m in enumerate(alt_maps):
@@ -126,6 +118,11 @@ class VcfReader:
             record_alt_map=alt_map,
             genotypes=genotypes,
         )
+
+    @property
+    def n_symbolic_skipped(self) -> int:
+        """Distinct symbolic ALT alleles met so far (each reads as reference)."""
+        return len(self._symbolic)
 
     def _check_phased(self, arr: np.ndarray, contig: str, pos: int) -> None:
         a, b, phased = arr[:, 0], arr[:, 1], arr[:, 2]
