@@ -63,3 +63,50 @@ class LazyFlatArray:
             self.buffer[lo:hi] = self._array[lo:hi]
             self._loaded[run] = True
         self._complete = bool(self._loaded.all())
+
+
+class LazyGridArray:
+    """A (region, sample, ...) zarr array decoded chunk by chunk into one resident buffer.
+
+    Opening a dataset no longer reads every offset (regions × samples × …, hundreds of MB for
+    large stores): a batch decodes only the chunks its (region, sample) pairs fall in.
+    """
+
+    def __init__(self, array) -> None:
+        self._array = array
+        self.shape = tuple(int(n) for n in array.shape)
+        self.chunks = tuple(int(c) for c in array.chunks[:2])
+        self.buffer = np.empty(self.shape, array.dtype)
+        grid = tuple(-(-n // c) if n else 0 for n, c in zip(self.shape[:2], self.chunks, strict=True))
+        self._loaded = np.zeros(grid, bool)
+        self._complete = self._loaded.size == 0
+        self._lock = threading.Lock()
+
+    def take(self, regions: np.ndarray, samples: np.ndarray) -> np.ndarray:
+        """buffer[regions, samples], decoding the chunks they need first (a copy)."""
+        if not self._complete:
+            cr = regions // self.chunks[0]
+            cs = samples // self.chunks[1]
+            if not self._loaded[cr, cs].all():
+                with self._lock:
+                    pairs = np.unique(np.stack([cr, cs], axis=1), axis=0)
+                    for i, j in pairs:
+                        if not self._loaded[i, j]:
+                            self._load(int(i), int(j))
+                    self._complete = bool(self._loaded.all())
+        return self.buffer[regions, samples]
+
+    def load_all(self) -> np.ndarray:
+        """Decode everything (one read)."""
+        if not self._complete:
+            with self._lock:
+                self.buffer[...] = self._array[...]
+                self._loaded[...] = True
+                self._complete = True
+        return self.buffer
+
+    def _load(self, i: int, j: int) -> None:
+        r0, s0 = i * self.chunks[0], j * self.chunks[1]
+        sl = (slice(r0, min(r0 + self.chunks[0], self.shape[0])), slice(s0, min(s0 + self.chunks[1], self.shape[1])))
+        self.buffer[sl] = self._array[sl]
+        self._loaded[i, j] = True

@@ -20,7 +20,7 @@ from ._kernels._threads import run_split
 from ._kernels.haplotypes import reconstruct, reference_windows
 from ._kernels.ragged import gather_rows
 from ._kernels.tracks import tracks_reference
-from ._lazy import LazyFlatArray
+from ._lazy import LazyFlatArray, LazyGridArray
 from ._refcheck import check_ref_alleles
 from ._store import as_store, describe
 from .errors import IncompleteDatasetError, MissingFileError
@@ -29,7 +29,7 @@ from .readers.fasta import FastaReader
 
 @dataclass
 class _Track:
-    offsets: np.ndarray  # (region, sample, 2)
+    offsets: LazyGridArray  # (region, sample, 2)
     starts: LazyFlatArray
     ends: LazyFlatArray
     values: LazyFlatArray
@@ -75,7 +75,7 @@ class StoreData:
             self.v_ref_len = g["variants/ref_len"][:]
             self.alt_offsets = g["variants/alt_offsets"][:]
             self.alt = g["variants/alt"][:]
-            self.call_offsets = g["genotypes/offsets"][:]
+            self.call_offsets = LazyGridArray(g["genotypes/offsets"])
             self.calls = LazyFlatArray(g["genotypes/variant_index"])
         self.tracks: dict[str, _Track] = {}
         for name in attrs["tracks"]:
@@ -88,7 +88,7 @@ class StoreData:
         g = self.group[f"tracks/{name}"]
         info = self.attrs.get("track_info", {}).get(name, {})
         return _Track(
-            offsets=g["offsets"][:],
+            offsets=LazyGridArray(g["offsets"]),
             starts=LazyFlatArray(g["starts"]),
             ends=LazyFlatArray(g["ends"]),
             values=LazyFlatArray(g["values"]),
@@ -140,7 +140,7 @@ def read_haplotypes(
     """(haplotypes (B, P, L) uint8, tracks realigned to them (B, T, P, L) float32)."""
     assert data.ref is not None
     n, length = len(regions), data.length
-    call_offsets = np.ascontiguousarray(data.call_offsets[regions, samples])
+    call_offsets = data.call_offsets.take(regions, samples)
     calls = data.calls.ensure(call_offsets[..., 0], call_offsets[..., 1])
     out = np.empty((n, data.ploidy, length), np.uint8)
     tracks = np.empty((n, len(track_names), data.ploidy, length), np.float32)
@@ -171,7 +171,7 @@ def _batch_intervals(data: StoreData, names: list[str], regions, samples):
     """The batch's intervals of every named track, gathered into compact arrays with
     (B, T, 2) offsets, so the kernel reads one set of arrays whatever the track count."""
     n = len(regions)
-    bounds = [np.ascontiguousarray(data.tracks[name].offsets[regions, samples]) for name in names]
+    bounds = [data.tracks[name].offsets.take(regions, samples) for name in names]
     total = int(sum((b[:, 1] - b[:, 0]).sum() for b in bounds))
     starts, ends = np.empty(total, np.int64), np.empty(total, np.int64)
     values = np.empty(total, np.float32)
@@ -207,7 +207,7 @@ def read_reference(data: StoreData, regions: np.ndarray, win_starts: np.ndarray)
 def _track_batch(data: StoreData, name: str, regions, samples):
     """Interval arrays of one track made resident for the batch, and its (B, 2) offsets."""
     tr = data.tracks[name]
-    offs = np.ascontiguousarray(tr.offsets[regions, samples])
+    offs = tr.offsets.take(regions, samples)
     lo, hi = offs[:, 0], offs[:, 1]
     return tr.starts.ensure(lo, hi), tr.ends.ensure(lo, hi), tr.values.ensure(lo, hi), offs
 

@@ -45,7 +45,7 @@ def write_transformed_track(
         origin = int(data.ref_starts[region])
         span = int(data.ref_offsets[region + 1] - data.ref_offsets[region])
         regions = np.full(len(samples), region)
-        iv = np.ascontiguousarray(source.offsets[regions, samples])
+        iv = source.offsets.take(regions, samples)
         lo, hi = iv[:, 0], iv[:, 1]
         dense = np.empty((len(samples), span), np.float32)
         tracks_reference(
