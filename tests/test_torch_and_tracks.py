@@ -150,3 +150,10 @@ def test_thread_pool_survives_fork_into_workers(ds: gvl.Dataset, monkeypatch) ->
     np.testing.assert_array_equal(batches[0][0].numpy(), expected[0].view(np.uint8))
     np.testing.assert_array_equal(batches[0][1].numpy(), expected[1])
     assert parent[0].shape == (128, 2, 4096)
+
+
+def test_missing_torch_names_the_extra(ds: gvl.Dataset, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    monkeypatch.delitem(sys.modules, "gvl_zarr.torch_loader", raising=False)
+    with pytest.raises(gvl.MissingDependencyError, match=r"gvl-zarr\[torch\]"):
+        ds.to_dataloader(batch_size=4)
