@@ -16,6 +16,7 @@ import zarr
 
 from . import schema
 from ._contigs import require_contig
+from ._kernels import prepare
 from ._kernels._threads import run_split
 from ._kernels.haplotypes import reconstruct, reference_windows
 from ._kernels.ragged import gather_rows
@@ -50,6 +51,7 @@ class StoreData:
         except (zarr.errors.GroupNotFoundError, ValueError) as exc:
             raise IncompleteDatasetError(f"{self.name} is not a gvl_zarr dataset ({exc}).") from None
         schema.validate(self.group, self.name)
+        prepare()
         attrs = dict(self.group.attrs)
         self.attrs = attrs
         self.length: int = attrs["length"]
