@@ -26,6 +26,7 @@ from ._kernels.calls import sparse_calls
 from ._refcheck import check_ref_alleles
 from ._regions import STRAND_CODES, group_spans, resize
 from .errors import DatasetExistsError, InputFileError, SettingsError
+from .readers.base import TrackReader, VariantReader
 from .readers.bed import read_bed
 from .readers.bigwig import BigWigs
 from .readers.fasta import FastaReader
@@ -163,7 +164,7 @@ def _replace(tmp: str, out: str) -> None:
             os.remove(old)
 
 
-def _check_track_names(tracks: list[BigWigs]) -> None:
+def _check_track_names(tracks: list[TrackReader]) -> None:
     names = [t.name for t in tracks]
     if len(set(names)) != len(names):
         raise InputFileError(f"track names must be unique, got {names}.")
@@ -180,7 +181,7 @@ def _resolve_length(bed: pl.DataFrame, length: int | None, source: str) -> int:
     return int(widths[0])
 
 
-def _choose_samples(vcf: VcfReader | None, tracks: list[BigWigs], samples: Sequence[str] | None) -> list[str]:
+def _choose_samples(vcf: VariantReader | None, tracks: list[TrackReader], samples: Sequence[str] | None) -> list[str]:
     if vcf is not None:
         known = set(vcf.samples)
         for track in tracks:
@@ -215,7 +216,11 @@ def _choose_samples(vcf: VcfReader | None, tracks: list[BigWigs], samples: Seque
 
 
 def _contig_lengths(
-    contigs: list[str], vcf: VcfReader | None, tracks: list[BigWigs], fasta: FastaReader | None, samples: list[str]
+    contigs: list[str],
+    vcf: VariantReader | None,
+    tracks: list[TrackReader],
+    fasta: FastaReader | None,
+    samples: list[str],
 ) -> dict[str, int | None]:
     """Length of each BED contig from the FASTA, else the VCF header, else a BigWig header.
 
@@ -285,7 +290,9 @@ def _write_regions(root, bed: pl.DataFrame, contig_idx, start, end, fetch_end) -
         _array(root, spec, values[spec.path], chunks=(min(len(start), 65536) or 1,))
 
 
-def _write_genotypes(root, vcf, contigs, contig_idx, start, end, max_jitter, fasta, progress) -> np.ndarray:
+def _write_genotypes(
+    root, vcf: VariantReader, contigs, contig_idx, start, end, max_jitter, fasta, progress
+) -> np.ndarray:
     """Read variants per group of nearby regions, store the variant table and sparse calls.
 
     Returns each region's fetch_end: end + max_jitter + the REF bases that deletions in
@@ -393,7 +400,7 @@ def _pack(alleles: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     return offsets, data
 
 
-def _write_track(root, track: BigWigs, contigs, contig_idx, lo, hi, samples, progress) -> None:
+def _write_track(root, track: TrackReader, contigs, contig_idx, lo, hi, samples, progress) -> None:
     """Store the track's intervals over [lo, hi) of every (region, sample).
 
     Samples that share a file share its intervals: their offsets point at the same rows.

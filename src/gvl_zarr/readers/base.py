@@ -33,7 +33,9 @@ class VariantReader(Protocol):
     path: str
     samples: list[str]
     contigs: list[str]
+    contig_lengths: dict[str, int]
     ploidy: int
+    n_symbolic_skipped: int
 
     def read(self, contig: str, start: int, end: int) -> VariantBlock:
         """Variants overlapping the 0-based half-open span, for every sample."""
@@ -45,11 +47,16 @@ class TrackReader(Protocol):
 
     name: str
     samples: list[str]
+    paths: dict[str, str]
 
-    def contigs(self, sample: str) -> list[str]:
-        """Contig names the sample's file knows."""
+    def contigs(self, sample: str) -> dict[str, int]:
+        """Contig lengths of the sample's file."""
         ...
 
     def intervals(self, sample: str, contig: str, start: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(starts, ends, values) of the sample's intervals overlapping the span, clipped to it."""
+        ...
+
+    def close(self) -> None:
+        """Release open files."""
         ...
