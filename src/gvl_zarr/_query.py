@@ -173,17 +173,15 @@ def _batch_intervals(data: StoreData, names: list[str], regions, samples):
     """The batch's intervals of every named track, gathered into compact arrays with
     (B, T, 2) offsets, so the kernel reads one set of arrays whatever the track count."""
     n = len(regions)
-    bounds = [data.tracks[name].offsets.take(regions, samples) for name in names]
-    total = int(sum((b[:, 1] - b[:, 0]).sum() for b in bounds))
+    per_track = [track_batch(data, name, regions, samples) for name in names]
+    total = int(sum((b[:, 1] - b[:, 0]).sum() for *_, b in per_track))
     starts, ends = np.empty(total, np.int64), np.empty(total, np.int64)
     values = np.empty(total, np.float32)
     offsets = np.empty((n, len(names), 2), np.int64)
     k = 0
-    for t, (name, b) in enumerate(zip(names, bounds, strict=True)):
-        tr = data.tracks[name]
-        src = [a.ensure(b[:, 0], b[:, 1]) for a in (tr.starts, tr.ends, tr.values)]
+    for t, (src_starts, src_ends, src_values, bounds) in enumerate(per_track):
         dst_bounds = np.empty((n, 2), np.int64)
-        k = gather_rows(*src, b, starts, ends, values, dst_bounds, k)
+        k = gather_rows(src_starts, src_ends, src_values, bounds, starts, ends, values, dst_bounds, k)
         offsets[:, t] = dst_bounds
     return starts, ends, values, offsets
 
@@ -206,8 +204,9 @@ def read_reference(data: StoreData, regions: np.ndarray, win_starts: np.ndarray)
     return out
 
 
-def _track_batch(data: StoreData, name: str, regions, samples):
-    """Interval arrays of one track made resident for the batch, and its (B, 2) offsets."""
+def track_batch(data: StoreData, name: str, regions, samples):
+    """(starts, ends, values, offsets (B, 2)) of one track for a batch: the interval arrays,
+    with the rows the batch needs made resident, and each instance's [start, end) in them."""
     tr = data.tracks[name]
     offs = tr.offsets.take(regions, samples)
     lo, hi = offs[:, 0], offs[:, 1]
@@ -222,7 +221,7 @@ def read_tracks_reference(data: StoreData, names: list[str], regions, samples, w
             tracks_reference,
             len(regions),
             out[:, t].nbytes,
-            *_track_batch(data, name, regions, samples),
+            *track_batch(data, name, regions, samples),
             win_starts,
             out[:, t],
         )

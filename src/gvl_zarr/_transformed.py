@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 from . import schema
 from ._kernels.tracks import run_length_encode, tracks_reference
+from ._query import track_batch
 from ._store import as_store
 from .errors import DatasetExistsError, InputFileError
 from .ragged import Ragged
@@ -35,7 +36,6 @@ def write_transformed_track(
     names = list(root.attrs.get("tracks", []))
     if new_name in names and not overwrite:
         raise DatasetExistsError(f"track {new_name!r} already exists in {data.name}; pass overwrite=True.")
-    source = data.tracks[existing_name]
     n_store_regions, n_store_samples = len(data.r_start), len(data.samples)
     offsets = np.zeros((n_store_regions, n_store_samples, 2), np.int64)
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -44,15 +44,9 @@ def write_transformed_track(
     for r_local, region in enumerate(tqdm(ds._regions, desc=f"track {new_name}", disable=not progress)):
         origin = int(data.ref_starts[region])
         span = int(data.ref_offsets[region + 1] - data.ref_offsets[region])
-        regions = np.full(len(samples), region)
-        iv = source.offsets.take(regions, samples)
-        lo, hi = iv[:, 0], iv[:, 1]
         dense = np.empty((len(samples), span), np.float32)
         tracks_reference(
-            source.starts.ensure(lo, hi),
-            source.ends.ensure(lo, hi),
-            source.values.ensure(lo, hi),
-            iv,
+            *track_batch(data, existing_name, np.full(len(samples), region), samples),
             np.full(len(samples), origin, np.int64),
             dense,
             0,
