@@ -84,6 +84,14 @@ def test_spec_precomputed_transformed_tracks(tmp_path) -> None:
     np.testing.assert_allclose(reopened[3, :][1], z)
     with pytest.raises(gvl.DatasetExistsError):
         dataset.write_transformed_track("z-log-cpm", "bigwig", transform=z_log_cpm)
+    negated = dataset.write_transformed_track(
+        "z-log-cpm",
+        "bigwig",
+        transform=lambda d, r, s, t: gvl.Ragged.from_offsets(-t.data, t.shape, t.offsets),
+        overwrite=True,
+    )
+    np.testing.assert_array_equal(negated.with_settings(return_tracks="z-log-cpm")[3, :][1], -raw)
+    assert negated.available_tracks == ["bigwig", "z-log-cpm"]
 
 
 def test_transformed_track_with_indels_and_jitter(ds: gvl.Dataset, tmp_path, tiles_dataset) -> None:

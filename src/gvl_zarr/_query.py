@@ -97,12 +97,13 @@ class StoreData:
             max_jitter=int(info.get("max_jitter", self.max_jitter)),
         )
 
-    def refresh_tracks(self) -> None:
-        """Re-read the track list after a new track was written into the store."""
+    def refresh_tracks(self, rewritten: str | None = None) -> None:
+        """Re-read the track list after a track was written into the store; `rewritten`
+        names a track whose arrays were replaced (its decoded chunks are dropped)."""
         self.group = zarr.open_group(as_store(self.location), mode="r", zarr_format=3)
         self.attrs = dict(self.group.attrs)
         for name in self.attrs["tracks"]:
-            if name not in self.tracks:
+            if name not in self.tracks or name == rewritten:
                 self.tracks[name] = self._open_track(name)
 
     def _load_reference(self) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import zarr
 from tqdm.auto import tqdm
 
-from . import schema
+from ._arrays import create_track
 from ._kernels.tracks import run_length_encode, tracks_reference
 from ._query import track_batch
 from ._store import as_store
@@ -73,12 +73,7 @@ def write_transformed_track(
 
     if new_name in root.get("tracks", {}):
         del root[f"tracks/{new_name}"]
-    specs = schema.track_specs(new_name)
-    from .write import _array, _grid_chunks
-
-    _array(root, specs[0], offsets, chunks=_grid_chunks(offsets.shape))
-    for i, spec in enumerate(specs[1:]):
-        _array(root, spec, np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, spec.np_dtype))
+    create_track(root, new_name, offsets, parts)
     info = dict(root.attrs.get("track_info", {}))
     info[new_name] = {"source": f"transform of {existing_name}", "max_jitter": data.max_jitter}
     root.attrs["track_info"] = info

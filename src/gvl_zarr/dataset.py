@@ -348,7 +348,7 @@ class Dataset:
         from ._transformed import write_transformed_track
 
         write_transformed_track(self, new_name, existing_name, transform, overwrite=overwrite, progress=progress)
-        self._data.refresh_tracks()
+        self._data.refresh_tracks(rewritten=new_name)
         return Dataset(self._data, self._regions, self._samples, self.settings)
 
     # ------------------------------------------------------------------ torch

@@ -21,6 +21,7 @@ import zarr
 from tqdm.auto import tqdm
 
 from . import schema
+from ._arrays import create, create_track, grid_chunks
 from ._contigs import require_contig
 from ._kernels.calls import sparse_calls
 from ._refcheck import check_ref_alleles
@@ -32,7 +33,6 @@ from .readers.bigwig import BigWigs
 from .readers.fasta import FastaReader
 from .readers.vcf import VcfReader
 
-_COMPRESSOR = zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="shuffle")
 _INITIAL_MARGIN = 10_000
 
 
@@ -123,7 +123,7 @@ def write(
                     stacklevel=2,
                 )
         _write_regions(root, bed_df, contig_idx, start, end, fetch_end)
-        _array(root, schema.SAMPLES, np.array(chosen, dtype=str))
+        create(root, schema.SAMPLES, np.array(chosen, dtype=str))
         for track in tracks:
             _write_track(root, track, contigs, contig_idx, start - max_jitter, fetch_end, chosen, progress)
         root.attrs.update(
@@ -252,29 +252,6 @@ def _check_regions_in_contigs(bed: pl.DataFrame, lengths: dict[str, int | None],
             )
 
 
-def _array(group: zarr.Group, spec: schema.ArraySpec, data: np.ndarray, chunks: tuple[int, ...] | None = None):
-    dtype = str if spec.dtype == "str" else spec.np_dtype
-    if chunks is None:
-        chunks = tuple(max(1, min(n, schema.DATA_CHUNK)) for n in data.shape) if data.ndim == 1 else data.shape
-    arr = group.create_array(
-        spec.path,
-        shape=data.shape,
-        dtype=dtype,
-        chunks=tuple(max(1, c) for c in chunks),
-        dimension_names=list(spec.dims),
-        compressors=None if spec.dtype == "str" else _COMPRESSOR,
-        attributes={"description": spec.doc},
-    )
-    if data.size:
-        arr[...] = data
-    return arr
-
-
-def _grid_chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Chunks of a (region, sample, ...) array: region and sample blocks, the rest whole."""
-    return (min(shape[0], schema.REGION_CHUNK) or 1, min(shape[1], schema.SAMPLE_CHUNK) or 1, *shape[2:])
-
-
 def _write_regions(root, bed: pl.DataFrame, contig_idx, start, end, fetch_end) -> None:
     strand = np.array([STRAND_CODES[s] for s in bed["strand"]], np.int8)
     values = {
@@ -287,7 +264,7 @@ def _write_regions(root, bed: pl.DataFrame, contig_idx, start, end, fetch_end) -
         "regions/fetch_end": np.asarray(fetch_end, np.int64),
     }
     for spec in schema.REGIONS:
-        _array(root, spec, values[spec.path], chunks=(min(len(start), 65536) or 1,))
+        create(root, spec, values[spec.path], chunks=(min(len(start), 65536) or 1,))
 
 
 def _write_genotypes(
@@ -351,10 +328,10 @@ def _write_genotypes(
         "variants/alt": alt_bytes,
     }
     for spec in schema.VARIANTS:
-        _array(root, spec, values[spec.path])
+        create(root, spec, values[spec.path])
     calls = np.concatenate(acc.calls) if acc.calls else np.zeros(0, np.int32)
-    _array(root, schema.GENOTYPES[0], offsets, chunks=_grid_chunks(offsets.shape))
-    _array(root, schema.GENOTYPES[1], calls)
+    create(root, schema.GENOTYPES[0], offsets, chunks=grid_chunks(offsets.shape))
+    create(root, schema.GENOTYPES[1], calls)
     return fetch_end
 
 
@@ -411,7 +388,7 @@ def _write_track(root, track: TrackReader, contigs, contig_idx, lo, hi, samples,
     for s, sample in enumerate(samples):
         by_path.setdefault(track.paths[sample], []).append(s)
     groups = [(path, samples[idx[0]], np.asarray(idx)) for path, idx in by_path.items()]
-    starts, ends, values = [], [], []
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     n = 0
     names: dict[tuple[str, str], str] = {}
     for r in tqdm(range(n_regions), desc=f"track {track.name}", unit="region", disable=not progress):
@@ -423,11 +400,5 @@ def _write_track(root, track: TrackReader, contigs, contig_idx, lo, hi, samples,
             a, b, v = track.intervals(sample, names[key], int(lo[r]), int(hi[r]))
             offsets[r, idx] = (n, n + len(a))
             n += len(a)
-            starts.append(a)
-            ends.append(b)
-            values.append(v)
-    specs = schema.track_specs(track.name)
-    _array(root, specs[0], offsets, chunks=_grid_chunks(offsets.shape))
-    _array(root, specs[1], np.concatenate(starts) if starts else np.zeros(0, np.int64))
-    _array(root, specs[2], np.concatenate(ends) if ends else np.zeros(0, np.int64))
-    _array(root, specs[3], np.concatenate(values) if values else np.zeros(0, np.float32))
+            parts.append((a, b, v))
+    create_track(root, track.name, offsets, parts)
