@@ -102,6 +102,10 @@ def test_subset_to(ds: gvl.Dataset, tmp_path) -> None:
     mask = np.zeros(28, bool)
     mask[[2, 4]] = True
     assert ds.subset_to(regions=mask).n_regions == 2
+    sliced = ds.subset_to(regions=slice(0, 3), samples=slice(1, 4))
+    assert sliced.shape == (3, 3) and sliced.samples == SAMPLES[1:4]
+    smask = np.array([True, False, True, False, False, False])
+    assert ds.subset_to(samples=smask).samples == [SAMPLES[0], SAMPLES[2]]
 
 
 def test_transform_from_spec(ds: gvl.Dataset) -> None:

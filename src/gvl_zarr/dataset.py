@@ -260,7 +260,7 @@ class Dataset:
             pos = np.array([lookup[n] for n in names], np.int64)
             return pos[0] if isinstance(samples, str) else pos
         _, s, _ = normalize((0, samples), self.n_regions, self.n_samples)
-        return s if np.ndim(samples) else s[0]
+        return s if isinstance(samples, slice) or np.ndim(samples) else s[0]
 
     # ------------------------------------------------------------- indexing
     def isel(self, regions: Any = None, samples: Any = None) -> Any:
