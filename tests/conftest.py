@@ -39,22 +39,28 @@ def bigwig_table(tmp: Path, samples: list[str], paths: list[str] | None = None) 
     return table
 
 
-@pytest.fixture(scope="session")
-def tiles_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """All 28 VCF-span tiles, 6 samples, length 4096, max_jitter 64, one track."""
-    tmp = tmp_path_factory.mktemp("tiles")
-    path = tmp / "tiles.gvl"
+def write_small(
+    path: Path, bed, samples: list[str], *, length: int, max_jitter: int = 0, bigwigs: list[str] | None = None
+) -> Path:
+    """Write a dataset of the kit VCF with one BigWig track ("bigwig") for `samples`."""
+    table = bigwig_table(path.parent, samples, bigwigs)
     gvl.write(
         path,
-        TILES,
+        bed,
         variants=VCF,
-        bigwigs=gvl.BigWigs.from_table("bigwig", bigwig_table(tmp, SAMPLES)),
-        length=4096,
-        max_jitter=64,
-        samples=SAMPLES,
+        bigwigs=gvl.BigWigs.from_table("bigwig", table),
+        length=length,
+        max_jitter=max_jitter,
+        samples=samples,
         progress=False,
     )
     return path
+
+
+@pytest.fixture(scope="session")
+def tiles_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """All 28 VCF-span tiles, 6 samples, length 4096, max_jitter 64, one track."""
+    return write_small(tmp_path_factory.mktemp("tiles") / "tiles.gvl", TILES, SAMPLES, length=4096, max_jitter=64)
 
 
 @pytest.fixture

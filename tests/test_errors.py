@@ -11,7 +11,7 @@ import pytest
 import gvl_zarr as gvl
 from _oracle import requires_bcftools
 from _slow_reference import fasta_window
-from conftest import FASTA, SAMPLES, STAT1, STAT1_CHR, TILES, VCF, VCF_NORM, bigwig_table
+from conftest import FASTA, SAMPLES, STAT1, STAT1_CHR, TILES, VCF, VCF_NORM, bigwig_table, write_small
 
 
 def _small_bed(tmp_path, rows=("22\t16100000\t16104096",)) -> str:
@@ -21,26 +21,8 @@ def _small_bed(tmp_path, rows=("22\t16100000\t16104096",)) -> str:
 
 
 def test_chr_prefixed_bigwig_is_matched_automatically(tmp_path) -> None:
-    table = bigwig_table(tmp_path, ["NA12878"], [STAT1_CHR])
-    gvl.write(
-        tmp_path / "a.gvl",
-        _small_bed(tmp_path),
-        variants=VCF,
-        length=4096,
-        bigwigs=gvl.BigWigs.from_table("bigwig", table),
-        samples=["NA12878"],
-        progress=False,
-    )
-    table2 = bigwig_table(tmp_path, ["NA12878"], [STAT1])
-    gvl.write(
-        tmp_path / "b.gvl",
-        _small_bed(tmp_path),
-        variants=VCF,
-        length=4096,
-        bigwigs=gvl.BigWigs.from_table("bigwig", table2),
-        samples=["NA12878"],
-        progress=False,
-    )
+    write_small(tmp_path / "a.gvl", _small_bed(tmp_path), ["NA12878"], length=4096, bigwigs=[STAT1_CHR])
+    write_small(tmp_path / "b.gvl", _small_bed(tmp_path), ["NA12878"], length=4096, bigwigs=[STAT1])
     a = gvl.Dataset.open(tmp_path / "a.gvl", return_sequences=False)[0, 0]
     b = gvl.Dataset.open(tmp_path / "b.gvl", return_sequences=False)[0, 0]
     assert a.any()

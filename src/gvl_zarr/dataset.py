@@ -288,9 +288,9 @@ class Dataset:
         seq = tracks = None
         names = list(st.return_tracks)
         if st.return_sequences == "haplotypes":
-            seq, realigned = _query.read_haplotypes(d, regions, samples, win, names)
-            if names:
-                tracks = realigned
+            seq, tracks = _query.read_haplotypes(d, regions, samples, win, names)
+            if not names:
+                tracks = None
         else:
             if st.return_sequences == "reference":
                 seq = _query.read_reference(d, regions, win)
