@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import io
 import http.server
 import threading
 from collections.abc import Iterator
@@ -17,15 +18,42 @@ from conftest import FASTA
 pytest.importorskip("aiohttp")
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+class _RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """A static file server that honours `Range: bytes=a-b` and `bytes=-n`, as object stores do."""
+
     def log_message(self, *args) -> None:
         pass
+
+    def send_head(self):
+        spec = self.headers.get("Range")
+        path = Path(self.translate_path(self.path))
+        if not spec or not spec.startswith("bytes=") or not path.is_file():
+            return super().send_head()
+        data = path.read_bytes()
+        first, _, last = spec.removeprefix("bytes=").partition("-")
+        if first:
+            lo, hi = int(first), min(int(last) + 1 if last else len(data), len(data))
+        else:
+            lo, hi = max(0, len(data) - int(last)), len(data)
+        self.send_response(206)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Range", f"bytes {lo}-{hi - 1}/{len(data)}")
+        self.send_header("Content-Length", str(hi - lo))
+        self.end_headers()
+        self.ranges_served = getattr(self.server, "ranges_served", 0) + 1
+        self.server.ranges_served = self.ranges_served
+        return io.BytesIO(data[lo:hi])
+
+
+_SERVERS: list[http.server.ThreadingHTTPServer] = []
 
 
 @pytest.fixture
 def http_root(tiles_dataset: Path) -> Iterator[str]:
-    handler = functools.partial(_QuietHandler, directory=str(tiles_dataset.parent))
+    handler = functools.partial(_RangeHandler, directory=str(tiles_dataset.parent))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.ranges_served = 0
+    _SERVERS.append(server)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -42,6 +70,7 @@ def test_open_over_http_equals_local(http_root: str, tiles_dataset: Path) -> Non
     r, s = np.arange(20) % 28, np.arange(20) % 6
     for a, b in zip(remote[r, s], local[r, s], strict=True):
         np.testing.assert_array_equal(a, b)
+    assert _SERVERS[-1].ranges_served > 0  # chunks came by byte range, not whole shards
 
 
 def test_missing_remote_dataset_is_a_clear_error(http_root: str) -> None:

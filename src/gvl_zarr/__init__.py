@@ -3,6 +3,7 @@
 from .dataset import Dataset
 from .errors import (
     ContigMismatchError,
+    DamagedStoreError,
     DatasetExistsError,
     DatasetIndexError,
     GvlError,
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BigWigs",
     "ContigMismatchError",
+    "DamagedStoreError",
     "Dataset",
     "DatasetExistsError",
     "DatasetIndexError",

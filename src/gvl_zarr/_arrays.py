@@ -1,4 +1,10 @@
-"""Creating the store's arrays from their `schema` specs (shared by write paths)."""
+"""Creating the store's arrays from their `schema` specs (shared by write paths).
+
+Every numeric array is sharded: inner chunks of ~`schema.INNER_CHUNK_BYTES` decoded bytes,
+each compressed with Blosc and followed by a crc32c checksum, grouped into shard objects
+(docs/format.md). Empty inner chunks are written too, so a missing chunk always means a
+damaged store, never zeros.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +13,69 @@ import zarr
 
 from . import schema
 
-COMPRESSOR = zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="shuffle")
+COMPRESSORS = (zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"), zarr.codecs.Crc32cCodec())
 
 
-def grid_chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Chunks of a (region, sample, ...) array: region and sample blocks, the rest whole."""
-    return (min(shape[0], schema.REGION_CHUNK) or 1, min(shape[1], schema.SAMPLE_CHUNK) or 1, *shape[2:])
+def _round_up(n: int, m: int) -> int:
+    return max(m, -(-n // m) * m)
 
 
-def create(group: zarr.Group, spec: schema.ArraySpec, data: np.ndarray, chunks: tuple[int, ...] | None = None):
-    """Create `spec`'s array in `group` holding `data` (flat arrays: DATA_CHUNK chunks)."""
-    dtype = str if spec.dtype == "str" else spec.np_dtype
-    if chunks is None:
-        chunks = tuple(max(1, min(n, schema.DATA_CHUNK)) for n in data.shape) if data.ndim == 1 else data.shape
-    arr = group.create_array(
-        spec.path,
-        shape=data.shape,
-        dtype=dtype,
-        chunks=tuple(max(1, c) for c in chunks),
-        dimension_names=list(spec.dims),
-        compressors=None if spec.dtype == "str" else COMPRESSOR,
-        attributes={"description": spec.doc},
-    )
+def flat_chunks(n: int, itemsize: int) -> tuple[tuple[int], tuple[int]]:
+    """(inner chunk, shard) of a 1-D data array of `n` rows."""
+    inner = max(1, schema.INNER_CHUNK_BYTES // itemsize)
+    shard = min(inner * schema.CHUNKS_PER_SHARD, _round_up(n, inner))
+    return (inner,), (shard,)
+
+
+def grid_chunks(shape: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(inner chunk, shard) of a (region, sample, ...) array: blocks of regions × samples."""
+    cr, cs = schema.GRID_INNER
+    sr, ss = schema.GRID_SHARD
+    inner = (cr, cs, *shape[2:])
+    shard = (min(sr, _round_up(shape[0], cr)), min(ss, _round_up(shape[1], cs)), *shape[2:])
+    return inner, shard
+
+
+def create(group: zarr.Group, spec: schema.ArraySpec, data: np.ndarray, *, sharded: bool = True):
+    """Create `spec`'s array in `group` holding `data`: sharded unless `sharded=False`
+    (small per-region arrays, read whole at open) or a string array."""
+    attrs = {"description": spec.doc}
+    if spec.dtype == "str":
+        arr = group.create_array(
+            spec.path,
+            shape=data.shape,
+            dtype=str,
+            chunks=data.shape or (1,),
+            dimension_names=list(spec.dims),
+            compressors=None,
+            attributes=attrs,
+        )
+    elif not sharded:
+        arr = group.create_array(
+            spec.path,
+            shape=data.shape,
+            dtype=spec.np_dtype,
+            chunks=tuple(max(1, min(n, 65536)) for n in data.shape),
+            dimension_names=list(spec.dims),
+            compressors=COMPRESSORS,
+            attributes=attrs,
+        )
+    else:
+        if data.ndim == 1:
+            inner, shard = flat_chunks(data.shape[0], spec.np_dtype.itemsize)
+        else:
+            inner, shard = grid_chunks(data.shape)
+        arr = group.create_array(
+            spec.path,
+            shape=data.shape,
+            dtype=spec.np_dtype,
+            chunks=inner,
+            shards=shard,
+            dimension_names=list(spec.dims),
+            compressors=COMPRESSORS,
+            attributes=attrs,
+            config={"write_empty_chunks": True},
+        )
     if data.size:
         arr[...] = data
     return arr
@@ -39,6 +86,6 @@ def create_track(
 ) -> None:
     """Write track `name`: (region, sample, 2) offsets and the concatenated interval parts."""
     specs = schema.track_specs(name)
-    create(group, specs[0], offsets, chunks=grid_chunks(offsets.shape))
+    create(group, specs[0], offsets)
     for i, spec in enumerate(specs[1:]):
         create(group, spec, np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, spec.np_dtype))

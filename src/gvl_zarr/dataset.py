@@ -53,15 +53,22 @@ class Dataset:
         cls,
         path: Any,
         reference: str | os.PathLike | None = None,
+        cache_bytes: int | None = None,
         **settings: Any,
     ) -> Dataset:
         """Open a dataset at a path, URL, fsspec mapper or zarr Store.
 
-        `reference` (FASTA, plain or bgzipped) is needed for sequences; without it the
-        dataset returns tracks only. Keyword settings are passed to `with_settings`;
+        `reference` (FASTA, plain or bgzipped) supplies sequences for stores written without
+        `write(..., reference=)`; a store that holds its reference needs none (a FASTA given
+        anyway is used instead, after checking the stored REF alleles against it). Without
+        either the dataset returns tracks only.
+
+        `cache_bytes` bounds the decoded data this dataset keeps in memory (all its derived
+        datasets share one cache; each DataLoader worker process has its own). Default:
+        $GVL_ZARR_CACHE_BYTES, else 1 GiB. Keyword settings are passed to `with_settings`;
         jitter defaults to the dataset's max_jitter.
         """
-        data = StoreData(path, reference)
+        data = StoreData(path, reference, cache_bytes)
         base = Settings(
             jitter=data.max_jitter,
             return_sequences=("haplotypes" if data.has_genotypes else "reference") if data.ref is not None else None,
@@ -112,6 +119,11 @@ class Dataset:
     @property
     def has_reference(self) -> bool:
         return self._data.ref is not None
+
+    def cache_info(self) -> dict[str, int]:
+        """The decoded-chunk cache of this process: budget, bytes and chunks held, hits,
+        misses and bytes decoded so far."""
+        return self._data.cache.stats()
 
     def get_bed(self) -> pl.DataFrame:
         """The dataset's regions as given in the input BED (chrom, chromStart, chromEnd,
@@ -186,7 +198,8 @@ class Dataset:
             raise SettingsError(f"{self._data.name} was written without variants; use return_sequences='reference'.")
         if self._data.ref is None:
             raise SettingsError(
-                f"return_sequences={value!r} needs the reference: Dataset.open({self._data.name!r}, reference=FASTA)."
+                f"return_sequences={value!r} needs the reference: this store was written without one, so open it "
+                f"with Dataset.open({self._data.name!r}, reference=FASTA), or re-write it with write(..., reference=FASTA)."
             )
         return value
 

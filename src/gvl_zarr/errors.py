@@ -49,3 +49,7 @@ class DatasetIndexError(GvlError, IndexError):
 
 class MissingDependencyError(GvlError, ImportError):
     """An optional dependency is not installed."""
+
+
+class DamagedStoreError(GvlError, OSError):
+    """A store's chunk is missing, truncated or fails its checksum."""

@@ -12,20 +12,27 @@ import numpy as np
 
 from .errors import IncompleteDatasetError
 
-FORMAT_VERSION = 1
-"""Bumped whenever an array is added, removed or changes meaning."""
+FORMAT_VERSION = 2
+"""Bumped whenever an array is added, removed or changes meaning. 2: sharded arrays with
+crc32c-checked inner chunks, the reference stored in the store."""
 
 COMPLETE_ATTR = "gvl_zarr_complete"
 """Root attribute written last by `write`; a store without it is not opened."""
 
-REGION_CHUNK = 256
-"""Regions per chunk of every (region, ...) array."""
+INNER_CHUNK_BYTES = 32 * 1024
+"""Decoded bytes per inner chunk of a flat data array (calls, intervals, variants,
+reference): a random instance reads and decodes a few of these, not megabytes."""
 
-SAMPLE_CHUNK = 512
-"""Samples per chunk of every (region, sample, ...) array."""
+CHUNKS_PER_SHARD = 1024
+"""Inner chunks per shard object of a flat array (32 MiB decoded): few files locally,
+byte-range reads remotely."""
 
-DATA_CHUNK = 1 << 20
-"""Elements per chunk of the flat ragged data arrays (calls, intervals)."""
+GRID_INNER = (8, 64)
+"""Regions × samples per inner chunk of every (region, sample, ...) array (16 KiB of
+genotype offsets)."""
+
+GRID_SHARD = (256, 2048)
+"""Regions × samples per shard of every (region, sample, ...) array."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,12 @@ VARIANTS = (
     ArraySpec("variants/ref", ("ref_byte",), "uint8", "REF alleles, ASCII, concatenated."),
     ArraySpec("variants/alt_offsets", ("variant_plus_1",), "int64", "CSR offsets into `alt`."),
     ArraySpec("variants/alt", ("alt_byte",), "uint8", "ALT alleles, ASCII, concatenated."),
+)
+REFERENCE = ArraySpec(
+    "reference/sequence",
+    ("ref_byte_window",),
+    "uint8",
+    "Reference of every region over [start - max_jitter, fetch_end), uppercase ASCII, concatenated in region order.",
 )
 GENOTYPES = (
     ArraySpec(
@@ -108,13 +121,19 @@ def validate(group, path: str) -> None:
         )
     found = attrs.get("format_version")
     if found != FORMAT_VERSION:
+        inputs = attrs.get("inputs") or {}
+        source = ", ".join(f"{k}={v}" for k, v in inputs.items() if v) or "its original inputs"
+        age = "an older" if isinstance(found, int) and found < FORMAT_VERSION else "a different"
         raise IncompleteDatasetError(
-            f"{path} has format_version {found!r}; this gvl_zarr reads {FORMAT_VERSION}. "
-            "Re-write the dataset with this version of gvl_zarr."
+            f"{path} has format_version {found!r}, written by {age} gvl_zarr; this version reads "
+            f"format_version {FORMAT_VERSION} (sharded, checksummed chunks for bounded-memory random access). "
+            f"Fix: re-write it with gvl.write(...) or `gvl-zarr write` from {source}."
         )
     specs = [*REGIONS, SAMPLES]
     if attrs.get("has_genotypes"):
         specs += [*VARIANTS, *GENOTYPES]
+    if attrs.get("has_reference"):
+        specs.append(REFERENCE)
     for name in attrs.get("tracks", []):
         specs += list(track_specs(name))
     for spec in specs:

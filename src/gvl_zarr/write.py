@@ -21,7 +21,7 @@ import zarr
 from tqdm.auto import tqdm
 
 from . import schema
-from ._arrays import create, create_track, grid_chunks
+from ._arrays import create, create_track
 from ._contigs import require_contig
 from ._kernels.calls import sparse_calls
 from ._refcheck import check_ref_alleles
@@ -77,8 +77,9 @@ def write(
         samples: samples to keep, in this order. Defaults to the VCF's samples (that have a
             BigWig when tracks are given).
         overwrite: replace an existing dataset at `path`.
-        reference: optional FASTA; when given, every REF allele is checked against it now
-            (`Dataset.open` always checks).
+        reference: FASTA (plain or bgzipped). Every REF allele is checked against it and each
+            region's reference window is stored, so `Dataset.open` needs no FASTA. Without it,
+            open with `Dataset.open(..., reference=FASTA)` to read sequences.
         allow_unphased: read unphased heterozygous genotypes in the order written instead
             of raising `UnphasedGenotypeError`.
         progress: show progress bars.
@@ -124,6 +125,8 @@ def write(
                 )
         _write_regions(root, bed_df, contig_idx, start, end, fetch_end)
         create(root, schema.SAMPLES, np.array(chosen, dtype=str))
+        if fasta is not None:
+            _write_reference(root, fasta, contigs, contig_idx, start - max_jitter, fetch_end, progress)
         for track in tracks:
             _write_track(root, track, contigs, contig_idx, start - max_jitter, fetch_end, chosen, progress)
         root.attrs.update(
@@ -135,9 +138,14 @@ def write(
                 "n_samples": n_samples,
                 "contigs": contigs,
                 "has_genotypes": vcf is not None,
+                "has_reference": fasta is not None,
                 "tracks": [t.name for t in tracks],
                 "track_info": {t.name: {"source": "bigwig", "max_jitter": int(max_jitter)} for t in tracks},
-                "inputs": {"bed": bed_source, "variants": os.fspath(variants) if variants else None},
+                "inputs": {
+                    "bed": bed_source,
+                    "variants": os.fspath(variants) if variants else None,
+                    "reference": fasta.path if fasta is not None else None,
+                },
             }
         )
         root.attrs[schema.COMPLETE_ATTR] = True
@@ -264,7 +272,7 @@ def _write_regions(root, bed: pl.DataFrame, contig_idx, start, end, fetch_end) -
         "regions/fetch_end": np.asarray(fetch_end, np.int64),
     }
     for spec in schema.REGIONS:
-        create(root, spec, values[spec.path], chunks=(min(len(start), 65536) or 1,))
+        create(root, spec, values[spec.path], sharded=False)
 
 
 def _write_genotypes(
@@ -330,9 +338,22 @@ def _write_genotypes(
     for spec in schema.VARIANTS:
         create(root, spec, values[spec.path])
     calls = np.concatenate(acc.calls) if acc.calls else np.zeros(0, np.int32)
-    create(root, schema.GENOTYPES[0], offsets, chunks=grid_chunks(offsets.shape))
+    create(root, schema.GENOTYPES[0], offsets)
     create(root, schema.GENOTYPES[1], calls)
     return fetch_end
+
+
+def _write_reference(root, fasta: FastaReader, contigs, contig_idx, lo, fetch_end, progress) -> None:
+    """Store every region's reference over [lo, fetch_end), so reads need no FASTA."""
+    names = [_fasta_name(c, fasta) for c in contigs]
+    windows = [
+        fasta.window(names[int(c)], int(a), int(b))
+        for c, a, b in tqdm(
+            zip(contig_idx, lo, fetch_end, strict=True), total=len(lo), desc="reference", unit="region",
+            disable=not progress,
+        )
+    ]  # fmt: skip
+    create(root, schema.REFERENCE, np.concatenate(windows) if windows else np.zeros(0, np.uint8))
 
 
 def _fasta_name(contig: str, fasta: FastaReader) -> str:

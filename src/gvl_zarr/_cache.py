@@ -1,0 +1,115 @@
+"""One byte-budgeted LRU cache for every decoded chunk a `Dataset` reads.
+
+A reader's private memory is this budget plus what one batch needs, whatever the size of
+the store: decoded chunks are evicted least-recently-used first once the budget is full.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+import numpy as np
+
+from .errors import SettingsError
+
+DEFAULT_CACHE_BYTES = 1 << 30
+"""Default budget: 1 GiB. Override with `Dataset.open(..., cache_bytes=N)` or the
+environment variable `GVL_ZARR_CACHE_BYTES`."""
+
+CACHE_ENV = "GVL_ZARR_CACHE_BYTES"
+
+
+def resolve_budget(cache_bytes: int | None) -> int:
+    """The budget to use: the argument, else $GVL_ZARR_CACHE_BYTES, else 1 GiB."""
+    if cache_bytes is None:
+        env = os.environ.get(CACHE_ENV)
+        if env is None or not env.strip():
+            return DEFAULT_CACHE_BYTES
+        try:
+            cache_bytes = int(float(env))
+        except ValueError:
+            raise SettingsError(f"${CACHE_ENV}={env!r} is not a number of bytes (e.g. 268435456).") from None
+    if not isinstance(cache_bytes, (int, np.integer)) or cache_bytes < 0:
+        raise SettingsError(f"cache_bytes must be a non-negative number of bytes, got {cache_bytes!r}.")
+    return int(cache_bytes)
+
+
+class ChunkCache:
+    """Decoded chunks keyed by (array, chunk), evicted least-recently-used over `budget` bytes.
+
+    `get_many` returns the cached chunks and decodes the missing ones with one call to a
+    loader, so a batch's misses are fetched together (concurrently on remote stores).
+    Arrays a batch holds stay alive in the batch even if evicted meanwhile.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = int(budget)
+        self.nbytes = 0
+        self.hits = 0
+        self.misses = 0
+        self.bytes_decoded = 0
+        self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get_many(self, keys: list[Hashable], load: Callable[[list[Hashable]], list[np.ndarray]]) -> list[np.ndarray]:
+        """The arrays for `keys`, calling `load(missing_keys)` once for those not cached."""
+        out: list[np.ndarray | None] = [None] * len(keys)
+        missing: list[int] = []
+        with self._lock:
+            for i, key in enumerate(keys):
+                arr = self._items.get(key)
+                if arr is None:
+                    missing.append(i)
+                else:
+                    self._items.move_to_end(key)
+                    out[i] = arr
+            self.hits += len(keys) - len(missing)
+            self.misses += len(missing)
+        if missing:
+            loaded = load([keys[i] for i in missing])
+            with self._lock:
+                for i, arr in zip(missing, loaded, strict=True):
+                    out[i] = arr
+                    self.bytes_decoded += arr.nbytes
+                    self._put(keys[i], arr)
+        return out  # type: ignore[return-value]
+
+    def _put(self, key: Hashable, arr: np.ndarray) -> None:
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.nbytes -= old.nbytes
+        if arr.nbytes > self.budget:
+            return
+        self._items[key] = arr
+        self.nbytes += arr.nbytes
+        while self.nbytes > self.budget:
+            _, evicted = self._items.popitem(last=False)
+            self.nbytes -= evicted.nbytes
+
+    def drop(self, prefix: Hashable) -> None:
+        """Forget every chunk whose key starts with `prefix` (an array that was rewritten)."""
+        with self._lock:
+            for key in [k for k in self._items if isinstance(k, tuple) and k[0] == prefix]:
+                self.nbytes -= self._items.pop(key).nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.nbytes = 0
+
+    def stats(self) -> dict[str, int]:
+        """Budget, bytes held, chunks held, hits, misses and bytes decoded so far."""
+        return {
+            "budget": self.budget,
+            "nbytes": self.nbytes,
+            "chunks": len(self._items),
+            "hits": self.hits,
+            "misses": self.misses,
+            "bytes_decoded": self.bytes_decoded,
+        }

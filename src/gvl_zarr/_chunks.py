@@ -1,0 +1,274 @@
+"""Random-access reads of the store's sharded arrays, through one `ChunkCache`.
+
+Every data array is a Zarr v3 array with one `ShardingCodec`: big shard objects holding
+small inner chunks, each `bytes → blosc → crc32c`, and a crc32c-checked index at the shard's
+end (docs/format.md). A batch needs a few inner chunks per array, so they are read by byte
+range and decoded here, with the shard index read once and cached:
+
+- zarr 3.1's own `Array.__getitem__` re-reads the shard index and runs its async codec
+  pipeline for every read: ~0.9-1.2 ms per 32 KiB inner chunk on this 2-core machine, also
+  when many are gathered in one event-loop call, against ~0.05 ms for pread + blosc + crc32c
+  here (measured with 200 random inner chunks of a 2²⁶-row int64 array);
+- local stores are read with `os.pread`; other stores (fsspec: HTTP, S3, …) with the zarr
+  Store API, every range of a batch requested concurrently in one event-loop call.
+
+A missing shard or chunk, a short read or a checksum mismatch raises `DamagedStoreError`
+naming the array and chunk: a damaged store never reads as zeros.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Hashable
+from itertools import count
+from typing import Any
+
+import google_crc32c
+import numcodecs
+import numpy as np
+import zarr
+from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
+
+from ._cache import ChunkCache
+from ._kernels.gather import copy_ranges
+from .errors import DamagedStoreError, IncompleteDatasetError
+
+_EMPTY = np.uint64(2**64 - 1)
+_ids = count()
+
+
+def _check_codecs(array: zarr.Array, where: str) -> ShardingCodec:
+    codecs = array.metadata.codecs
+    ok = (
+        len(codecs) == 1
+        and isinstance(codecs[0], ShardingCodec)
+        and [type(c) for c in codecs[0].codecs] == [BytesCodec, BloscCodec, Crc32cCodec]
+        and [type(c) for c in codecs[0].index_codecs] == [BytesCodec, Crc32cCodec]
+        and codecs[0].index_location.value == "end"
+    )
+    if not ok:
+        raise IncompleteDatasetError(
+            f"{where}: array {array.path!r} is not laid out as this gvl_zarr writes it "
+            "(sharded, blosc + crc32c inner chunks); re-write the dataset with this version."
+        )
+    return codecs[0]
+
+
+class ShardedArray:
+    """Inner chunks of one sharded array, decoded on demand into the shared cache."""
+
+    def __init__(self, array: zarr.Array, cache: ChunkCache, where: str) -> None:
+        sharding = _check_codecs(array, where)
+        self.where = where
+        self.path = array.path
+        self.shape = tuple(int(n) for n in array.shape)
+        self.dtype = np.dtype(array.dtype).newbyteorder("<")
+        self.inner = tuple(int(c) for c in sharding.chunk_shape)
+        self.shard = tuple(int(c) for c in array.metadata.chunk_grid.chunk_shape)
+        self.per_shard = tuple(s // c for s, c in zip(self.shard, self.inner, strict=True))
+        self.n_inner = int(np.prod(self.per_shard))
+        self._metadata = array.metadata
+        self._store = array.store_path.store
+        self._prefix = array.store_path.path
+        root = getattr(self._store, "root", None)
+        self._local = os.fspath(root) if isinstance(self._store, zarr.storage.LocalStore) else None
+        self._fds: dict[tuple[int, str], int] = {}
+        self._cache = cache
+        self._id = next(_ids)
+        self._blosc = numcodecs.Blosc()
+
+    # -------------------------------------------------------------- chunks
+    def chunks(self, coords: list[tuple[int, ...]]) -> list[np.ndarray]:
+        """Decoded inner chunks at inner-grid `coords` (each of shape `inner`)."""
+        return self._cache.get_many([(self._id, c) for c in coords], self._load)
+
+    def _load(self, keys: list[Hashable]) -> list[np.ndarray]:
+        coords = [k[1] for k in keys]  # type: ignore[index]
+        shards = [tuple(c // p for c, p in zip(cc, self.per_shard, strict=True)) for cc in coords]
+        wanted = sorted(set(shards))
+        indexes = dict(
+            zip(wanted, self._cache.get_many([(self._id, "index", s) for s in wanted], self._load_indexes), strict=True)
+        )
+        requests = []
+        for cc, s in zip(coords, shards, strict=True):
+            local = tuple(c % p for c, p in zip(cc, self.per_shard, strict=True))
+            off, n = indexes[s][np.ravel_multi_index(local, self.per_shard)]
+            if off == _EMPTY:
+                raise self._damaged(cc, "has no entry in its shard index")
+            requests.append((self._key(s), int(off), int(n)))
+        blobs = self._read(requests)
+        return [self._decode(b, cc) for b, cc in zip(blobs, coords, strict=True)]
+
+    def _load_indexes(self, keys: list[Hashable]) -> list[np.ndarray]:
+        nbytes = self.n_inner * 16 + 4
+        shards = [k[2] for k in keys]  # type: ignore[index]
+        blobs = self._read([(self._key(s), -nbytes, nbytes) for s in shards])
+        out = []
+        for blob, s in zip(blobs, shards, strict=True):
+            if len(blob) != nbytes or google_crc32c.value(blob[:-4]) != int.from_bytes(blob[-4:], "little"):
+                raise self._damaged(s, "shard index is truncated or fails its checksum", shard=True)
+            out.append(np.frombuffer(blob, "<u8", count=self.n_inner * 2).reshape(-1, 2))
+        return out
+
+    def _decode(self, blob: bytes, coords: tuple[int, ...]) -> np.ndarray:
+        if len(blob) < 4 or google_crc32c.value(blob[:-4]) != int.from_bytes(blob[-4:], "little"):
+            raise self._damaged(coords, "fails its crc32c checksum")
+        try:
+            raw = self._blosc.decode(memoryview(blob)[:-4])
+        except (RuntimeError, ValueError) as exc:
+            raise self._damaged(coords, f"does not decompress ({exc})") from None
+        arr = np.frombuffer(raw, self.dtype)
+        if arr.size != int(np.prod(self.inner)):
+            raise self._damaged(coords, f"decodes to {arr.size} values, expected {int(np.prod(self.inner))}")
+        return arr.reshape(self.inner)
+
+    def _key(self, shard: tuple[int, ...]) -> str:
+        key = self._metadata.encode_chunk_key(shard)
+        return f"{self._prefix}/{key}" if self._prefix else key
+
+    def _damaged(self, coords: tuple[int, ...], what: str, shard: bool = False) -> DamagedStoreError:
+        kind = "shard" if shard else "chunk"
+        return DamagedStoreError(
+            f"{self.where}: {kind} {coords} of array {self.path!r} {what}; the store is damaged "
+            "(an interrupted copy or a corrupted file). Copy it again or re-write the dataset."
+        )
+
+    # ----------------------------------------------------------------- I/O
+    def _read(self, requests: list[tuple[str, int, int]]) -> list[bytes]:
+        """Bytes [offset, offset + n) of each key (a negative offset counts from the end)."""
+        if self._local is not None:
+            return [self._pread(key, off, n) for key, off, n in requests]
+        return zarr.core.sync.sync(self._read_async(requests))
+
+    def _pread(self, key: str, off: int, n: int) -> bytes:
+        fd = self._fds.get((os.getpid(), key))
+        if fd is None:
+            try:
+                fd = os.open(os.path.join(self._local, key), os.O_RDONLY)
+            except FileNotFoundError:
+                raise self._damaged_key(key, "is missing") from None
+            self._fds[(os.getpid(), key)] = fd
+        if off < 0:
+            off = max(0, os.fstat(fd).st_size + off)
+        data = os.pread(fd, n, off)
+        if len(data) != n:
+            raise self._damaged_key(key, f"is truncated (read {len(data)} of {n} bytes at {off})")
+        return data
+
+    async def _read_async(self, requests: list[tuple[str, int, int]]) -> list[bytes]:
+        from zarr.abc.store import RangeByteRequest, SuffixByteRequest
+        from zarr.core.buffer import default_buffer_prototype
+
+        proto = default_buffer_prototype()
+
+        async def one(key: str, off: int, n: int) -> bytes:
+            rng = SuffixByteRequest(n) if off < 0 else RangeByteRequest(off, off + n)
+            buf = await self._store.get(key, proto, rng)
+            if buf is None:
+                raise self._damaged_key(key, "is missing")
+            data = buf.to_bytes()
+            if len(data) > n:  # a server that ignores Range sends the whole object
+                data = data[-n:] if off < 0 else data[off : off + n]
+            if len(data) != n:
+                raise self._damaged_key(key, f"is truncated (read {len(data)} of {n} bytes)")
+            return data
+
+        return list(await asyncio.gather(*(one(*r) for r in requests)))
+
+    def _damaged_key(self, key: str, what: str) -> DamagedStoreError:
+        return DamagedStoreError(
+            f"{self.where}: shard object {key!r} {what}; the store is damaged (an interrupted copy "
+            "or a deleted file). Copy it again or re-write the dataset."
+        )
+
+    def close(self) -> None:
+        for (pid, _), fd in list(self._fds.items()):
+            if pid == os.getpid():
+                os.close(fd)
+        self._fds.clear()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # interpreter shutdown
+            self.close()
+
+
+class FlatArray(ShardedArray):
+    """A 1-D ragged data array: rows gathered by ranges or by index."""
+
+    def _stage(self, chunk_ids: np.ndarray) -> np.ndarray:
+        """The sorted unique chunks `chunk_ids`, decoded and concatenated."""
+        arrays = self.chunks([(int(c),) for c in chunk_ids])
+        return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+    def ranges(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows [lo[i], hi[i]) of every i, concatenated, and their cumulative offsets (n + 1)."""
+        lo = np.asarray(lo, np.int64).ravel()
+        hi = np.asarray(hi, np.int64).ravel()
+        lengths = np.maximum(hi - lo, 0)
+        offsets = np.zeros(len(lo) + 1, np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        out = np.empty(int(offsets[-1]), self.dtype)
+        if out.size == 0:
+            return out, offsets
+        if int(hi.max()) > self.shape[0] or int(lo[lengths > 0].min()) < 0:
+            raise self._damaged((int(hi.max()),), f"is referenced past the array's {self.shape[0]} rows")
+        c = self.inner[0]
+        nz = lengths > 0
+        first, last = lo[nz] // c, (hi[nz] - 1) // c
+        n_per = last - first + 1
+        if n_per.max() == 1:
+            needed = np.unique(first)
+        else:
+            starts = np.repeat(first - np.cumsum(n_per) + n_per, n_per)
+            needed = np.unique(starts + np.arange(int(n_per.sum())))
+        staged = self._stage(needed)
+        src_lo = np.zeros(len(lo), np.int64)
+        src_lo[nz] = np.searchsorted(needed, first) * c + lo[nz] % c
+        copy_ranges(staged, src_lo, lengths, out, offsets[:-1])
+        return out, offsets
+
+    def take(self, index: np.ndarray) -> np.ndarray:
+        """Rows at `index` (any shape)."""
+        index = np.asarray(index, np.int64)
+        if index.size == 0:
+            return np.empty(index.shape, self.dtype)
+        c = self.inner[0]
+        flat = index.ravel()
+        if int(flat.max()) >= self.shape[0] or int(flat.min()) < 0:
+            raise self._damaged((int(flat.max()),), f"is referenced past the array's {self.shape[0]} rows")
+        ids = flat // c
+        needed = np.unique(ids)
+        staged = self._stage(needed)
+        return staged[np.searchsorted(needed, ids) * c + flat % c].reshape(index.shape)
+
+    def read_all(self) -> np.ndarray:
+        """Every row (for small arrays and one-off checks)."""
+        n = self.shape[0]
+        return self.ranges(np.array([0]), np.array([n]))[0]
+
+
+class GridArray(ShardedArray):
+    """A (region, sample, ...) array: values of (region, sample) pairs."""
+
+    def take(self, regions: np.ndarray, samples: np.ndarray) -> np.ndarray:
+        """array[regions[i], samples[i]] for every i, shape (n, *rest)."""
+        regions = np.asarray(regions, np.int64)
+        samples = np.asarray(samples, np.int64)
+        cr, cs = self.inner[0], self.inner[1]
+        rest = self.shape[2:]
+        if regions.size == 0:
+            return np.empty((0, *rest), self.dtype)
+        n_cs = -(-self.shape[1] // cs)
+        code = (regions // cr) * n_cs + samples // cs
+        needed, which = np.unique(code, return_inverse=True)
+        zeros = (0,) * len(rest)
+        arrays = self.chunks([(int(k // n_cs), int(k % n_cs), *zeros) for k in needed])
+        staged = arrays[0][None] if len(arrays) == 1 else np.stack(arrays)
+        return staged[which.ravel(), regions % cr, samples % cs]
+
+
+def open_array(group: zarr.Group, path: str, cache: ChunkCache, where: str, kind: type[Any]) -> Any:
+    """`kind` (FlatArray or GridArray) over `group[path]`."""
+    return kind(group[path], cache, where)
