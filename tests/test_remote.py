@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-import io
 import http.server
+import io
 import threading
 from collections.abc import Iterator
 from pathlib import Path

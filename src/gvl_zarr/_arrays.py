@@ -13,7 +13,11 @@ import zarr
 
 from . import schema
 
-COMPRESSORS = (zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"), zarr.codecs.Crc32cCodec())
+COMPRESSORS = (zarr.codecs.BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"), zarr.codecs.Crc32cCodec())
+"""Blosc-LZ4 with byte shuffle, then a crc32c checksum. LZ4 over zstd-3 because random reads
+are bound by decoding: on real 32 KiB inner chunks (calls, offsets, reference, interval
+starts) LZ4 decoded 2.5-3.4× faster (e.g. calls 11.6 vs 28.5 µs) for about half the
+compression ratio (calls 4.5× vs 10.1×)."""
 
 
 def _round_up(n: int, m: int) -> int:

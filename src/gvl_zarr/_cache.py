@@ -22,19 +22,36 @@ environment variable `GVL_ZARR_CACHE_BYTES`."""
 CACHE_ENV = "GVL_ZARR_CACHE_BYTES"
 
 
-def resolve_budget(cache_bytes: int | None) -> int:
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10, "mib": 2**20, "gib": 2**30}
+
+
+def parse_bytes(value: int | float | str) -> int:
+    """A byte count from a number or a string such as "512MiB", "2GB", "1e9"."""
+    if isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        number = text.rstrip("kmgib")
+        unit = text[len(number) :]
+        if unit not in _UNITS:
+            raise ValueError(value)
+        return int(float(number) * _UNITS[unit])
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(value)
+    return int(value)
+
+
+def resolve_budget(cache_bytes: int | float | str | None) -> int:
     """The budget to use: the argument, else $GVL_ZARR_CACHE_BYTES, else 1 GiB."""
+    source = "cache_bytes"
     if cache_bytes is None:
-        env = os.environ.get(CACHE_ENV)
-        if env is None or not env.strip():
-            return DEFAULT_CACHE_BYTES
-        try:
-            cache_bytes = int(float(env))
-        except ValueError:
-            raise SettingsError(f"${CACHE_ENV}={env!r} is not a number of bytes (e.g. 268435456).") from None
-    if not isinstance(cache_bytes, (int, np.integer)) or cache_bytes < 0:
-        raise SettingsError(f"cache_bytes must be a non-negative number of bytes, got {cache_bytes!r}.")
-    return int(cache_bytes)
+        cache_bytes = os.environ.get(CACHE_ENV, "").strip() or DEFAULT_CACHE_BYTES
+        source = f"${CACHE_ENV}"
+    try:
+        budget = parse_bytes(cache_bytes)
+    except (ValueError, OverflowError):
+        budget = -1
+    if budget < 0:
+        raise SettingsError(f"{source}={cache_bytes!r} is not a number of bytes; use e.g. 268435456, 256MiB or 2GB.")
+    return budget
 
 
 class ChunkCache:

@@ -26,9 +26,9 @@ from itertools import count
 from typing import Any
 
 import google_crc32c
-import numcodecs
 import numpy as np
 import zarr
+from numcodecs import blosc
 from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
 
 from ._cache import ChunkCache
@@ -69,6 +69,7 @@ class ShardedArray:
         self.shard = tuple(int(c) for c in array.metadata.chunk_grid.chunk_shape)
         self.per_shard = tuple(s // c for s, c in zip(self.shard, self.inner, strict=True))
         self.n_inner = int(np.prod(self.per_shard))
+        self._inner_size = int(np.prod(self.inner))
         self._metadata = array.metadata
         self._store = array.store_path.store
         self._prefix = array.store_path.path
@@ -77,7 +78,6 @@ class ShardedArray:
         self._fds: dict[tuple[int, str], int] = {}
         self._cache = cache
         self._id = next(_ids)
-        self._blosc = numcodecs.Blosc()
 
     # -------------------------------------------------------------- chunks
     def chunks(self, coords: list[tuple[int, ...]]) -> list[np.ndarray]:
@@ -115,14 +115,16 @@ class ShardedArray:
     def _decode(self, blob: bytes, coords: tuple[int, ...]) -> np.ndarray:
         if len(blob) < 4 or google_crc32c.value(blob[:-4]) != int.from_bytes(blob[-4:], "little"):
             raise self._damaged(coords, "fails its crc32c checksum")
+        out = np.empty(self.inner, self.dtype)
+        body = memoryview(blob)[:-4]
         try:
-            raw = self._blosc.decode(memoryview(blob)[:-4])
+            # blosc header: version, versionlz, flags, typesize, then nbytes (uint32 LE)
+            if len(body) < 16 or int.from_bytes(body[4:8], "little") != out.nbytes:
+                raise ValueError("wrong decoded size in the blosc header")
+            blosc.decompress(body, out)
         except (RuntimeError, ValueError) as exc:
-            raise self._damaged(coords, f"does not decompress ({exc})") from None
-        arr = np.frombuffer(raw, self.dtype)
-        if arr.size != int(np.prod(self.inner)):
-            raise self._damaged(coords, f"decodes to {arr.size} values, expected {int(np.prod(self.inner))}")
-        return arr.reshape(self.inner)
+            raise self._damaged(coords, f"does not decompress to {out.nbytes} bytes ({exc})") from None
+        return out
 
     def _key(self, shard: tuple[int, ...]) -> str:
         key = self._metadata.encode_chunk_key(shard)

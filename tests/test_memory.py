@@ -1,0 +1,111 @@
+"""Bounded memory: random reads of a store ≥ 10× the cache budget keep private memory bounded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cyvcf2
+import numpy as np
+import polars as pl
+import pytest
+import zarr
+
+import gvl_zarr as gvl
+from _slow_reference import apply_calls, bigwig_values, fasta_window, haplotype_calls
+from conftest import COVERAGE, FASTA, STAT1, TILES, VCF_NORM
+
+LENGTH = 16_384
+N_REGIONS = 1_200
+BUDGET = 16 << 20
+
+
+def _rss_anon() -> int:
+    """Private (anonymous) resident memory of this process, in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no RssAnon in /proc/self/status")
+
+
+def _decoded_bytes(store: Path) -> int:
+    total = 0
+    stack = [zarr.open_group(store, mode="r")]
+    while stack:
+        g = stack.pop()
+        total += sum(a.nbytes for _, a in g.arrays())
+        stack += [sg for _, sg in g.groups()]
+    return total
+
+
+def _track_path(i: int) -> str:
+    return STAT1 if i % 2 else COVERAGE
+
+
+@pytest.fixture(scope="module")
+def big_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """1,200 overlapping 16 kb windows over the kit's VCF span × all 2,504 samples, with the
+    reference and one track stored: ~280 MB decoded, 17× the 16 MiB budget."""
+    tiles = pl.read_csv(TILES, separator="\t", has_header=False)
+    lo, hi = int(tiles[0, 1]), int(tiles[-1, 2])
+    starts = np.linspace(lo, hi - LENGTH, N_REGIONS).round().astype(np.int64)
+    bed = pl.DataFrame({"chrom": ["22"] * N_REGIONS, "chromStart": starts, "chromEnd": starts + LENGTH})
+    samples = cyvcf2.VCF(VCF_NORM).samples
+    path = tmp_path_factory.mktemp("big") / "big.gvl"
+    gvl.write(
+        path,
+        bed,
+        variants=VCF_NORM,
+        bigwigs=gvl.BigWigs("bw", {s: _track_path(i) for i, s in enumerate(samples)}),
+        length=LENGTH,
+        reference=FASTA,
+        progress=False,
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_random_reads_keep_private_memory_within_the_budget(big_store: Path) -> None:
+    decoded = _decoded_bytes(big_store)
+    assert decoded >= 10 * BUDGET, f"store decodes to {decoded / 2**20:.0f} MiB, not 10× the budget"
+    ds = gvl.Dataset.open(big_store, cache_bytes=BUDGET, jitter=0)
+    rng = np.random.default_rng(7)
+    shape = ds.shape
+
+    def batch() -> tuple[np.ndarray, np.ndarray]:
+        return rng.integers(0, shape[0], 32), rng.integers(0, shape[1], 32)
+
+    for _ in range(5):  # compile and warm up
+        ds[batch()]
+    before = _rss_anon()
+    peak = before
+    for _ in range(300):
+        ds[batch()]
+        peak = max(peak, _rss_anon())
+        assert ds.cache_info()["nbytes"] <= BUDGET
+    info = ds.cache_info()
+    assert info["bytes_decoded"] >= 10 * BUDGET, info  # the reads went well past the budget
+    # budget + one batch (32 × 2 × 16 kb haplotypes + float32 tracks: 5 MB) + allocator slack
+    print(f"RssAnon growth {(peak - before) / 2**20:.1f} MiB, cache {info}")
+    assert peak - before <= BUDGET + (32 << 20), f"RssAnon grew {(peak - before) / 2**20:.0f} MiB"
+
+
+@pytest.mark.slow
+def test_reads_under_a_small_budget_equal_unbounded_reads_and_the_slow_reference(big_store: Path) -> None:
+    small = gvl.Dataset.open(big_store, cache_bytes=BUDGET, jitter=0)
+    large = gvl.Dataset.open(big_store, cache_bytes=1 << 30, jitter=0)
+    rng = np.random.default_rng(11)
+    for _ in range(40):
+        r, s = rng.integers(0, small.n_regions, 32), rng.integers(0, small.n_samples, 32)
+        for a, b in zip(small[r, s], large[r, s], strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert small.cache_info()["nbytes"] <= BUDGET
+    bed = small.get_bed()
+    for r, s in zip(rng.integers(0, small.n_regions, 3), rng.integers(0, small.n_samples, 3), strict=True):
+        haps, tracks = small[int(r), int(s)]
+        ws = int(bed["window_start"][int(r)])
+        ref = fasta_window(FASTA, "22", ws - 5000, ws + LENGTH + 5000)
+        for hap in range(2):
+            calls = haplotype_calls(VCF_NORM, small.samples[int(s)], hap, "22", ws - 5000, ws + LENGTH + 5000)
+            seq, coords = apply_calls(ref, ws - 5000, calls, ws, LENGTH)
+            assert haps[hap].tobytes().decode() == seq, (r, s, hap)
+            np.testing.assert_array_equal(tracks[hap], bigwig_values(_track_path(int(s)), "22", coords))

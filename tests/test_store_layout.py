@@ -1,0 +1,149 @@
+"""The format-2 store: sharded checksummed chunks, the reference inside, the cache budget."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+
+import gvl_zarr as gvl
+from conftest import DATA, FASTA, SAMPLES, TILES, bigwig_table
+
+
+@pytest.fixture(scope="module")
+def with_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 28 tiles, 6 samples, length 4096, max_jitter 64, one track, reference stored."""
+    path = tmp_path_factory.mktemp("ref") / "with_ref.gvl"
+    table = bigwig_table(path.parent, SAMPLES)
+    gvl.write(
+        path,
+        TILES,
+        variants=str(DATA / "1kgp3.chr22_16.05-16.50Mb.2504s.vcf.gz"),
+        bigwigs=gvl.BigWigs.from_table("bigwig", table),
+        length=4096,
+        max_jitter=64,
+        samples=SAMPLES,
+        reference=FASTA,
+        progress=False,
+    )
+    return path
+
+
+def test_stored_reference_gives_the_same_bytes_as_the_fasta(with_reference: Path) -> None:
+    stored = gvl.Dataset.open(with_reference, deterministic=True)
+    external = gvl.Dataset.open(with_reference, reference=FASTA, deterministic=True)
+    assert stored.has_reference
+    for mode in ("haplotypes", "reference"):
+        a = stored.with_settings(return_sequences=mode)[:, :]
+        b = external.with_settings(return_sequences=mode)[:, :]
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
+    # negative strand and jitter go through the same windows
+    rc = stored.with_settings(rc_neg=True, jitter=64)[:, :2]
+    rc_ext = external.with_settings(rc_neg=True, jitter=64)[:, :2]
+    np.testing.assert_array_equal(rc[0], rc_ext[0])
+
+
+def test_open_without_fasta_reads_no_region_data(with_reference: Path) -> None:
+    """Opening decodes nothing but the per-region table: no chunk enters the cache."""
+    t0 = time.perf_counter()
+    ds = gvl.Dataset.open(with_reference)
+    opened = time.perf_counter() - t0
+    assert ds.cache_info()["chunks"] == 0 and ds.cache_info()["bytes_decoded"] == 0
+    assert ds.settings.return_sequences == "haplotypes"
+    assert opened < 30  # sanity only; timings live in benchmarks/
+    ds[0, 0]
+    assert ds.cache_info()["chunks"] > 0
+
+
+def test_store_without_reference_asks_for_one(tiles_dataset: Path) -> None:
+    ds = gvl.Dataset.open(tiles_dataset)
+    assert not ds.has_reference and ds.settings.return_sequences is None
+    with pytest.raises(gvl.SettingsError, match=r"reference=FASTA"):
+        ds.with_settings(return_sequences="haplotypes")
+
+
+def test_arrays_are_sharded_with_checksummed_inner_chunks(with_reference: Path) -> None:
+    g = zarr.open_group(with_reference, mode="r")
+    for path in ("genotypes/variant_index", "genotypes/offsets", "reference/sequence", "tracks/bigwig/values"):
+        (codec,) = g[path].metadata.codecs
+        assert isinstance(codec, zarr.codecs.ShardingCodec), path
+        assert isinstance(codec.codecs[-1], zarr.codecs.Crc32cCodec), path
+    assert g.attrs["format_version"] == 2 and g.attrs["has_reference"]
+
+
+def test_old_format_store_is_refused_with_the_fix() -> None:
+    with pytest.raises(gvl.IncompleteDatasetError, match=r"format_version 1.*re-write it with gvl\.write"):
+        gvl.Dataset.open(DATA / "format1_store.zarr")
+
+
+def test_corrupted_chunk_fails_loudly(with_reference: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "damaged.gvl"
+    shutil.copytree(with_reference, copy)
+    shard = copy / "genotypes" / "variant_index" / "c" / "0"
+    data = bytearray(shard.read_bytes())
+    data[100] ^= 0xFF  # one flipped byte inside the first inner chunk
+    shard.write_bytes(bytes(data))
+    ds = gvl.Dataset.open(copy)
+    with pytest.raises(gvl.DamagedStoreError, match=r"variant_index.*checksum"):
+        ds[:, :]
+
+
+def test_missing_shard_fails_loudly(with_reference: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "missing.gvl"
+    shutil.copytree(with_reference, copy)
+    (copy / "reference" / "sequence" / "c" / "0").unlink()
+    ds = gvl.Dataset.open(copy)
+    with pytest.raises(gvl.DamagedStoreError, match=r"reference/sequence.*missing"):
+        ds[0, 0]
+
+
+def test_truncated_shard_fails_loudly(with_reference: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "truncated.gvl"
+    shutil.copytree(with_reference, copy)
+    shard = copy / "tracks" / "bigwig" / "offsets" / "c" / "0" / "0" / "0"
+    shard.write_bytes(shard.read_bytes()[:50])
+    ds = gvl.Dataset.open(copy)
+    with pytest.raises(gvl.DamagedStoreError, match=r"tracks/bigwig/offsets"):
+        ds[0, 0]
+
+
+def test_cache_budget_from_argument_and_environment(with_reference: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert gvl.Dataset.open(with_reference).cache_info()["budget"] == 1 << 30
+    assert gvl.Dataset.open(with_reference, cache_bytes="64MiB").cache_info()["budget"] == 64 << 20
+    monkeypatch.setenv("GVL_ZARR_CACHE_BYTES", "2GB")
+    assert gvl.Dataset.open(with_reference).cache_info()["budget"] == 2 * 10**9
+    monkeypatch.setenv("GVL_ZARR_CACHE_BYTES", "lots")
+    with pytest.raises(gvl.SettingsError, match=r"GVL_ZARR_CACHE_BYTES='lots'"):
+        gvl.Dataset.open(with_reference)
+    with pytest.raises(gvl.SettingsError, match=r"cache_bytes=-1"):
+        gvl.Dataset.open(with_reference, cache_bytes=-1)
+
+
+def test_zero_budget_still_reads_correctly(with_reference: Path) -> None:
+    """With no cache at all every batch decodes what it needs and nothing is kept."""
+    none = gvl.Dataset.open(with_reference, cache_bytes=0, deterministic=True)
+    full = gvl.Dataset.open(with_reference, deterministic=True)
+    for a, b in zip(none[:, :], full[:, :], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert none.cache_info()["nbytes"] == 0 and none.cache_info()["chunks"] == 0
+
+
+def test_format_doc_lists_every_array(with_reference: Path) -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "format.md").read_text()
+    g = zarr.open_group(with_reference, mode="r")
+    paths = []
+    stack = [("", g)]
+    while stack:
+        prefix, grp = stack.pop()
+        paths += [f"{prefix}{k}" for k, _ in grp.arrays()]
+        stack += [(f"{prefix}{k}/", sg) for k, sg in grp.groups()]
+    for p in paths:
+        generic = p.replace("tracks/bigwig/", "tracks/<name>/")
+        assert f"`{generic}`" in doc, f"docs/format.md does not describe {generic}"
+    assert json.dumps(g.attrs["format_version"]) in doc
