@@ -47,12 +47,13 @@ def main() -> None:
         bigwigs=gvl.BigWigs.from_table("bigwig", table),
         length=16384,
         max_jitter=128,
+        reference=FASTA,
         overwrite=True,
     )
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
     print(f"wrote {out}: {time.perf_counter() - t0:.1f} s, {size / 1e6:.1f} MB")
 
-    ds = gvl.Dataset.open(out, reference=FASTA)
+    ds = gvl.Dataset.open(out)  # the reference is stored in the dataset
     print(ds)
     loader = ds.to_dataloader(batch_size=args.batch_size, shuffle=True, num_workers=args.num_workers)
     it = iter(loader)

@@ -25,7 +25,10 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--length", type=int, help="window length (default: the regions' common length)")
     w.add_argument("--max-jitter", type=int, default=0, help="largest jitter reads may use")
     w.add_argument("--samples", help="file with one sample name per line to keep")
-    w.add_argument("--reference", help="FASTA to check REF alleles against while writing")
+    w.add_argument(
+        "--reference",
+        help="FASTA: REF alleles are checked against it and the regions' reference is stored, so reads need no FASTA",
+    )
     w.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
     w.add_argument("--allow-unphased", action="store_true", help="accept unphased heterozygous genotypes")
     w.add_argument("--quiet", action="store_true", help="no progress bars")
