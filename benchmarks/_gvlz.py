@@ -3,6 +3,11 @@
 Usage: ``python _gvlz.py TASK.json`` (see ``_common.run_worker``). Any failure, including
 ``import gvl_zarr`` failing, ends the worker with the error on stderr, which ``run.py``
 reports in place of the figures.
+
+Cache budget: ``run.py --cache-bytes N`` reaches gvl_zarr as the environment variable
+``GVL_ZARR_CACHE_BYTES`` (unset: the library's default), not as ``Dataset.open(...,
+cache_bytes=N)``, so this worker runs unchanged whether or not the installed gvl_zarr has
+the keyword. The reference is passed on open even if the store holds its own copy.
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ import numpy as np
 import pyBigWig
 import pyfaidx
 from _common import (
+    MEMORY,
+    BatchStream,
     Fetch,
-    load_batches,
     measure_iterable,
     read_modes,
     run_worker,
@@ -221,28 +222,34 @@ def as_bytes(seq: str) -> np.ndarray:
 
 def write(task: dict[str, Any]) -> dict[str, Any]:
     """The naive baseline writes nothing; with ``preload`` this times reading all genotypes."""
+    stop = MEMORY.every(0.02)
     _, prepare_s = time_call(lambda: Genotypes(task["vcf"]))
+    stop.set()
+    MEMORY.mark("after_write")
     return {"write_s": prepare_s, "disk_bytes": None}
 
 
 def start(task: dict[str, Any]) -> dict[str, Any]:
     """Open the sources and read one batch in a fresh process."""
     sources, open_s = time_call(lambda: Sources(task))
-    regions, samples, _ = load_batches(task["batches"])
+    MEMORY.mark("after_open")
+    regions, samples = BatchStream(task["batches"], None, 0)[0]
     naive = NaiveLoader(sources, task["seed"])
-    _, first_s = time_call(lambda: naive.batch(regions[0], samples[0], task["mode"], 0))
+    _, first_s = time_call(lambda: naive.batch(regions, samples, task["mode"], 0))
+    MEMORY.mark("after_first_batch")
     return {"import_s": None, "open_s": open_s, "first_batch_s": first_s}
 
 
 def read(task: dict[str, Any]) -> dict[str, Any]:
     """Time a fixed number of batches (budget 0: one batch per repeat) per mode and jitter."""
-    naive = NaiveLoader(Sources(task), task["seed"])
-    regions, samples, _ = load_batches(task["batches"])
+    sources, open_s = time_call(lambda: Sources(task))
+    MEMORY.mark("after_open")
+    naive = NaiveLoader(sources, task["seed"])
 
     def fetch_for(mode: str, jitter: int) -> Fetch:
         return lambda r, s: naive.batch(r, s, mode, jitter)
 
-    return read_modes(task, regions, samples, fetch_for)
+    return {**read_modes(task, None, fetch_for), "open_s": open_s}
 
 
 def loader(task: dict[str, Any]) -> dict[str, Any]:
@@ -251,7 +258,9 @@ def loader(task: dict[str, Any]) -> dict[str, Any]:
     from torch.utils.data import DataLoader, Dataset
 
     torch.manual_seed(task["seed"])
-    naive = NaiveLoader(Sources(task), task["seed"])
+    sources, open_s = time_call(lambda: Sources(task))
+    MEMORY.mark("after_open")
+    naive = NaiveLoader(sources, task["seed"])
     n_samples = naive.src.n_samples
 
     class Instances(Dataset):
@@ -265,7 +274,8 @@ def loader(task: dict[str, Any]) -> dict[str, Any]:
     def make() -> DataLoader:
         return DataLoader(Instances(), batch_size=task["batch_size"], shuffle=True)
 
-    return measure_iterable(make, budget_s=task["budget_s"], repeats=task["repeats"], warmup_batches=0)
+    result = measure_iterable(make, budget_s=task["budget_s"], repeats=task["repeats"], warmup_batches=0)
+    return {**result, "open_s": open_s}
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ regions that hold variants can only come from overlapping windows. The span is t
 kit's VCF tiles BED (its first start to its last end); `--regions` windows of `--length` bp
 are placed with starts evenly spaced across it. For 1,000 × 16,384 bp the stride is about
 434 bp, so neighbouring windows overlap by about 97%. The samples stay the kit's 2,504, the
-variants, reference and track are the kit's own, unchanged. Every window holds real variants,
-but each variant is stored in many windows, as it would be in any dataset of overlapping
-windows; nothing is simulated. ``run.py`` then resizes each window around its midpoint for
-the 1,000 bp shape.
+variants and reference are the kit's own, unchanged, and the tracks are the same one-BigWig-
+per-sample files as for the kit (``make_bigwigs.py``, written by ``run.py`` if missing; their
+span 22:16,000,000-16,550,000 holds every window with its 1,000 or 16,384 bp resize and
+jitter). Every window holds real variants, but each variant is stored in many windows, as it
+would be in any dataset of overlapping windows. ``run.py`` then resizes each window around its
+midpoint for the 1,000 bp shape.
 """
 
 from __future__ import annotations

@@ -23,10 +23,11 @@ def markdown(doc: dict[str, Any]) -> str:
     meta, systems = doc["meta"], doc["systems"]
     sections = [
         header(meta),
+        summary_table(meta, systems),
         throughput_tables(meta, systems),
         write_table(systems),
         start_table(meta, systems),
-        rss_table(meta, systems),
+        memory_table(meta, systems),
         loader_table(meta, systems),
         agreement_table(doc["agreement"]),
         errors(systems),
@@ -36,14 +37,103 @@ def markdown(doc: dict[str, Any]) -> str:
 
 def header(meta: dict[str, Any]) -> str:
     b = meta["budget"]
+    bw = meta.get("bigwigs", {"kind": "shared"})
+    tracks = (
+        f"one distinct BigWig per sample (`{bw['track']}`-derived, see make_bigwigs.py)"
+        if bw["kind"] == "distinct"
+        else "the same BigWig for every sample (`--shared-bigwig`)"
+    )
+    cache = meta.get("gvl_zarr_cache_bytes")
     return (
         f"## Benchmark `{meta['label']}`{' (quick)' if meta['quick'] else ''}: "
         f"{meta['n_regions']} regions × {meta['n_samples']} samples, {meta['cpu_count']} CPUs, "
         f"load average {meta['loadavg_start'][0]:.1f} at start, {meta['loadavg_end'][0]:.1f} at "
         f"end, {meta['elapsed_s'] / 60:.1f} min\n\n"
+        f"Tracks: {tracks}. gvl_zarr cache: "
+        f"{'GVL_ZARR_CACHE_BYTES=' + cache if cache else 'library default'}. "
+        "Reads: random (region, sample) batches, a fresh stream per configuration.\n\n"
         f"Throughput: median of {b['repeats']} repeats of {b['budget_s']} s after "
         f"{b['warmup_s']} s warm-up, [min–max]; naive: {b['naive_repeats']} single batches. "
-        "MB/s counts output bytes (10^6)."
+        "MB/s counts output bytes (10^6). Memory: MiB; `anon` is RssAnon (private memory), "
+        "`file` is RssFile (mapped files, e.g. libraries), sampled after every batch; "
+        "`peak RSS` is ru_maxrss."
+    )
+
+
+def mem(res: dict[str, Any] | None, point: str = "peak", key: str = "anon") -> str:
+    """A memory figure (MiB) of a task result: its sampled peak or a named point."""
+    memory = (res or {}).get("memory")
+    if not memory:
+        return "–"
+    values = memory["peak"] if point == "peak" else memory["points"].get(point)
+    return fmt(values[key]) if values else "–"
+
+
+def summary_table(meta: dict[str, Any], systems: dict[str, Any]) -> str:
+    """One row per output (and the DataLoader) and system: throughput at the largest jitter,
+    the first batch after open in a fresh process, and memory of that process."""
+    shape, jitter = meta["shapes"][0], max(meta["jitters"])
+    length = str(shape["length"])
+    rows = []
+    for mode in MODES:
+        for name, res in systems.items():
+            proc = res.get("read", {}).get(length, {}).get("processes", {}).get(mode)
+            stats = mode_stats(systems, name, shape["length"], mode, jitter)
+            first = mode_stats(systems, name, shape["length"], mode, min(meta["jitters"]))
+            if not proc or "error" in proc or not stats:
+                rows.append([mode, TITLES[name], "error" if proc else "missing"] + ["–"] * 6)
+                continue
+            rows.append(
+                [
+                    mode,
+                    TITLES[name],
+                    spread(stats["instances_per_s"]),
+                    fmt(proc.get("open_s")),
+                    fmt(first["first_batch_s"]) if first else "–",
+                    mem(proc, "after_open"),
+                    mem(proc),
+                    mem(proc, "peak", "file"),
+                    fmt(proc["peak_rss_mb"]),
+                ]
+            )
+    for name, res in systems.items():
+        ld = res.get("loader")
+        if not ld:
+            continue
+        if "error" in ld:
+            rows.append(["DataLoader", TITLES[name], "error"] + ["–"] * 6)
+            continue
+        rows.append(
+            [
+                "DataLoader",
+                TITLES[name],
+                spread(ld["instances_per_s"]),
+                fmt(ld.get("open_s")),
+                fmt(ld.get("first_batch_s")),
+                mem(ld, "after_open"),
+                mem(ld),
+                mem(ld, "peak", "file"),
+                fmt(ld["peak_rss_mb"]),
+            ]
+        )
+    head = [
+        "output",
+        "system",
+        "instances/s",
+        "open s",
+        "first batch s",
+        "anon after open",
+        "anon peak",
+        "file peak",
+        "peak RSS",
+    ]
+    return (
+        f"### Summary: batch {shape['batch_size']} × {shape['length']:,} bp, shuffled, jitter {jitter}\n\n"
+        + table(head, rows)
+        + f"\n\nEach output is read in its own process: `open s` and `first batch s` (jitter "
+        f"{min(meta['jitters'])}) are that process's, right after import, with a warm JIT cache; "
+        "the DataLoader row's first batch is the first batch of its first iterator. Memory "
+        "columns are MiB of that process."
     )
 
 
@@ -109,16 +199,26 @@ def write_table(systems: dict[str, Any]) -> str:
     for name, res in systems.items():
         for length, w in res.get("write", {}).items():
             if "error" in w:
-                rows.append([TITLES[name], length, "error", "–", "–"])
+                rows.append([TITLES[name], length, "error", "–", "–", "–", "–"])
                 continue
             disk = fmt(w["disk_bytes"] / 1e6) if w["disk_bytes"] is not None else "in memory"
-            rows.append([TITLES[name], f"{int(length):,}", fmt(w["write_s"]), disk, fmt(w["peak_rss_mb"])])
+            rows.append(
+                [
+                    TITLES[name],
+                    f"{int(length):,}",
+                    fmt(w["write_s"]),
+                    disk,
+                    mem(w),
+                    mem(w, "peak", "file"),
+                    fmt(w["peak_rss_mb"]),
+                ]
+            )
     note = (
         "\n\nWrites start from fresh copies of the inputs, so GenVarLoader's time includes "
         "building its VCF index. For the naive baseline with preloaded genotypes this is the "
         "time to read all genotypes into memory."
     )
-    head = ["system", "length", "write s", "disk MB", "peak RSS MB"]
+    head = ["system", "length", "write s", "disk MB", "anon peak", "file peak", "peak RSS"]
     return "### Dataset write\n\n" + table(head, rows) + note
 
 
@@ -128,7 +228,7 @@ def start_table(meta: dict[str, Any], systems: dict[str, Any]) -> str:
     for name, res in systems.items():
         for cache, s in res.get("start", {}).items():
             if "error" in s:
-                rows.append([TITLES[name], cache, "error", "–", "–", "–", "–"])
+                rows.append([TITLES[name], cache, "error"] + ["–"] * 6)
                 continue
             rows.append(
                 [
@@ -138,6 +238,8 @@ def start_table(meta: dict[str, Any], systems: dict[str, Any]) -> str:
                     fmt(s["open_s"]),
                     fmt(s["first_batch_s"]),
                     fmt(s["process_wall_s"]),
+                    mem(s, "after_first_batch"),
+                    mem(s, "after_first_batch", "file"),
                     fmt(s["peak_rss_mb"]),
                 ]
             )
@@ -148,25 +250,60 @@ def start_table(meta: dict[str, Any], systems: dict[str, Any]) -> str:
         "open s",
         "first batch s",
         "process wall s",
+        "anon MB",
+        "file MB",
         "peak RSS MB",
     ]
     return (
         f"### First batch in a fresh process (haps+tracks, {shape['batch_size']} × "
         f"{shape['length']:,}, jitter 0)\n\n"
         + table(head, rows)
-        + "\n\n`cold`: empty numba cache (compiles); `warm`: cache filled by the cold run."
+        + "\n\n`cold`: empty numba cache (compiles); `warm`: cache filled by the cold run. "
+        "`anon`/`file`: RssAnon/RssFile after the first batch."
     )
 
 
-def rss_table(meta: dict[str, Any], systems: dict[str, Any]) -> str:
-    lengths = [str(s["length"]) for s in meta["shapes"]]
-    rows = [
-        [TITLES[name]] + [fmt(res["read"].get(n, {}).get("peak_rss_mb")) for n in lengths]
-        for name, res in systems.items()
-        if "read" in res
+def memory_table(meta: dict[str, Any], systems: dict[str, Any]) -> str:
+    """Memory of each read process (one per system, shape and output, both jitters)."""
+    rows = []
+    for name, res in systems.items():
+        for length, read in res.get("read", {}).items():
+            for mode, proc in read.get("processes", {}).items():
+                if "error" in proc:
+                    rows.append([TITLES[name], f"{int(length):,}", mode, "error"] + ["–"] * 5)
+                    continue
+                rows.append(
+                    [
+                        TITLES[name],
+                        f"{int(length):,}",
+                        mode,
+                        mem(proc, "after_open"),
+                        mem(proc),
+                        mem(proc, "after_loop"),
+                        mem(proc, "peak", "file"),
+                        mem(proc, "after_loop", "file"),
+                        fmt(proc["peak_rss_mb"]),
+                    ]
+                )
+    head = [
+        "system",
+        "length",
+        "output",
+        "anon after open",
+        "anon peak",
+        "anon after loop",
+        "file peak",
+        "file after loop",
+        "peak RSS",
     ]
-    head = ["system"] + [f"{int(n):,} bp" for n in lengths]
-    return "### Peak RSS of the read process (all outputs and jitters), MB\n\n" + table(head, rows)
+    return (
+        "### Memory of the read processes, MiB\n\n"
+        + table(head, rows)
+        + "\n\nOne process per system, length and output (both jitters). `anon` = RssAnon "
+        "(private: heap, caches, JIT code), `file` = RssFile (resident pages of mapped files: "
+        "libraries, memory-mapped data), sampled after open, after every batch (peak) and after "
+        "the loop; `peak RSS` = ru_maxrss (true peak of all resident memory)."
+    )
 
 
 def loader_table(meta: dict[str, Any], systems: dict[str, Any]) -> str:
@@ -180,14 +317,27 @@ def loader_table(meta: dict[str, Any], systems: dict[str, Any]) -> str:
                     TITLES[name],
                     spread(ld["instances_per_s"]),
                     fmt(med(ld["mb_per_s"])),
+                    fmt(ld.get("first_batch_s")),
+                    mem(ld, "after_open"),
+                    mem(ld),
+                    mem(ld, "peak", "file"),
                     fmt(ld["peak_rss_mb"]),
                 ]
             )
         elif ld:
-            rows.append([TITLES[name], "error", "–", "–"])
-    head = ["system", "instances/s", "MB/s", "peak RSS MB"]
+            rows.append([TITLES[name], "error"] + ["–"] * 6)
+    head = [
+        "system",
+        "instances/s",
+        "MB/s",
+        "first batch s",
+        "anon after open",
+        "anon peak",
+        "file peak",
+        "peak RSS",
+    ]
     return (
-        f"### DataLoader (shuffle=True, batch 32, num_workers=0, haps+tracks, "
+        f"### DataLoader (shuffle=True, batch {shape['batch_size']}, num_workers=0, haps+tracks, "
         f"{shape['length']:,} bp, jitter 128)\n\n" + table(head, rows)
     )
 
@@ -227,7 +377,8 @@ def errors(systems: dict[str, Any]) -> str:
     for name, res in systems.items():
         found = (
             {res.get("error")}
-            | {v.get("error") for group in ("write", "read", "start") for v in res.get(group, {}).values()}
+            | {v.get("error") for group in ("write", "start") for v in res.get(group, {}).values()}
+            | {p.get("error") for r in res.get("read", {}).values() for p in r.get("processes", {}).values()}
             | {res.get("loader", {}).get("error")}
         )
         lines += [f"- {TITLES[name]}: `{e}`" for e in sorted(found - {None})]
@@ -252,6 +403,7 @@ def scaling(results_dir: Path) -> str:
             rows.append(
                 [
                     label,
+                    doc["meta"].get("bigwigs", {}).get("kind", "shared"),
                     f"{doc['meta']['n_regions']:,}",
                     TITLES[name],
                     fmt(w.get("write_s")),
@@ -259,5 +411,5 @@ def scaling(results_dir: Path) -> str:
                     spread(stats["instances_per_s"]) if stats else "–",
                 ]
             )
-    head = ["case", "regions", "system", "write s", "disk MB", "haps+tracks instances/s"]
+    head = ["case", "BigWigs", "regions", "system", "write s", "disk MB", "haps+tracks instances/s"]
     return "### Scaling (latest run of each case, first shape, jitter 0)\n\n" + table(head, rows)

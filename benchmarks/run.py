@@ -1,12 +1,14 @@
 """Benchmark gvl_zarr against GenVarLoader 0.43.1 and a naive baseline.
 
     python benchmarks/run.py [--quick] [--bed BED --label NAME] [--shapes 16384 1000]
+                             [--shared-bigwig | --track atac|stat1] [--cache-bytes N]
 
-All systems read the same real data (the GRCh37 chr22 kit, located by ``$GVL_KIT``) and the
-same random (region, sample) batches. Each measurement runs in its own subprocess so that
-peak RSS and start-up latency belong to one system; GenVarLoader runs in its own virtual
-environment, ``benchmarks/.venv-gvl``, created on first use. Results are printed as markdown
-and written to ``benchmarks/results/<label>_<time>.json``.
+All systems read the same real data (the GRCh37 chr22 kit, located by ``$GVL_KIT``, and one
+distinct BigWig per sample written by ``make_bigwigs.py``) and the same random (region,
+sample) batches. Each measurement runs in its own subprocess so that peak RSS, private
+memory and start-up latency belong to one system and one output kind; GenVarLoader runs in
+its own virtual environment, ``benchmarks/.venv-gvl``, created on first use. Results are
+printed as markdown and written to ``benchmarks/results/<label>_<time>.json``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import make_bigwigs
 import numpy as np
 import report
 from _common import MODES
@@ -50,7 +53,6 @@ INDEX_SUFFIXES = {"reference": (".fai", ".gzi"), "vcf": (".tbi",)}
 MAX_JITTER = 128
 JITTERS = (0, MAX_JITTER)
 SEED = 20240601
-POOL_BATCHES = 256
 LOADER_MODE = "haps+tracks"
 SYSTEMS = ("gvl_zarr", "genvarloader", "naive", "naive-preloaded")
 
@@ -102,11 +104,22 @@ def main() -> None:
     shapes = [SHAPES[length] for length in args.shapes]
     systems = make_systems(args.systems)
     names = vcf_samples(kit / KIT_FILES["vcf"])
+    if args.cache_bytes is not None:
+        os.environ["GVL_ZARR_CACHE_BYTES"] = str(args.cache_bytes)
     t0, load_start = time.perf_counter(), os.getloadavg()
-    results = {s.name: bench_system(s, kit, bed, shapes, budget, names) for s in systems}
+    bigwigs = bigwig_table(args, kit, bed, names)
+    bigwig_s = time.perf_counter() - t0
+    results = {s.name: bench_system(s, kit, bed, shapes, budget, names, bigwigs) for s in systems}
     doc = {
         "meta": {
             **meta(args, bed, budget, shapes, time.perf_counter() - t0),
+            "bigwigs": {
+                "kind": "shared" if bigwigs is None else "distinct",
+                "table": None if bigwigs is None else str(bigwigs),
+                "track": KIT_FILES["bigwig"] if bigwigs is None else args.track,
+                "prepare_s": bigwig_s,
+            },
+            "gvl_zarr_cache_bytes": os.environ.get("GVL_ZARR_CACHE_BYTES"),
             "loadavg_start": load_start,
             "loadavg_end": os.getloadavg(),
             "n_regions": len(read_regions(bed)),
@@ -119,7 +132,9 @@ def main() -> None:
     out = RESULTS / f"{args.label}_{time.strftime('%Y%m%d-%H%M%S')}{'_quick' * args.quick}.json"
     out.write_text(json.dumps(doc, indent=1))
     print(report.markdown(doc))
-    print(report.scaling(RESULTS))
+    scaling = report.scaling(RESULTS)
+    if scaling:
+        print(f"\n{scaling}")
     print(f"\nResults written to {out.relative_to(REPO)}")
 
 
@@ -136,6 +151,23 @@ def parse_args() -> argparse.Namespace:
         help="systems to measure (GenVarLoader's venv is set up only when it is included)",
     )
     parser.add_argument(
+        "--shared-bigwig",
+        action="store_true",
+        help="use the kit's STAT1 BigWig for every sample (the old setup; lets a loader store it once)",
+    )
+    parser.add_argument(
+        "--track",
+        choices=list(make_bigwigs.SOURCES),
+        default="atac",
+        help="signal the per-sample BigWigs are derived from (see make_bigwigs.py)",
+    )
+    parser.add_argument(
+        "--cache-bytes",
+        type=parse_bytes,
+        help="gvl_zarr's decoded-chunk cache budget, passed as GVL_ZARR_CACHE_BYTES "
+        "(bytes, or with a K/M/G suffix: 512M); default: unset, the library's default",
+    )
+    parser.add_argument(
         "--shapes",
         type=int,
         nargs="+",
@@ -144,6 +176,15 @@ def parse_args() -> argparse.Namespace:
         help="output lengths to measure",
     )
     return parser.parse_args()
+
+
+def parse_bytes(text: str) -> int:
+    """Bytes from ``123``, ``512K``, ``256M`` or ``1G`` (binary multiples)."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    text = text.strip().upper().removesuffix("B").removesuffix("I")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
 
 
 def locate_kit() -> Path:
@@ -193,12 +234,41 @@ def vcf_samples(vcf: Path) -> list[str]:
     raise ValueError(f"No #CHROM header line in {vcf}")
 
 
+def bigwig_table(args: argparse.Namespace, kit: Path, bed: Path, names: list[str]) -> Path | None:
+    """The sample→BigWig table of the per-sample BigWigs (written if missing), or None with
+    ``--shared-bigwig``, where each case lists its copy of the kit's STAT1 file for every sample."""
+    if args.shared_bigwig:
+        return None
+    table = make_bigwigs.ensure(names, args.track)
+    lo, hi = make_bigwigs.SPAN
+    reach = max(SHAPES) // 2 + MAX_JITTER
+    outside = [
+        (chrom, a, b)
+        for chrom, a, b, _ in read_regions(bed)
+        if chrom != make_bigwigs.CONTIG or (a + b) // 2 - reach < lo or (a + b) // 2 + reach > hi
+    ]
+    if outside:
+        print(
+            f"Warning: {len(outside)} regions reach outside the per-sample BigWigs' span "
+            f"{make_bigwigs.CONTIG}:{lo:,}-{hi:,} and will read zeros there",
+            file=sys.stderr,
+        )
+    return table
+
+
 def bench_system(
-    system: System, kit: Path, bed: Path, shapes: list[Shape], budget: Budget, names: list[str]
+    system: System,
+    kit: Path,
+    bed: Path,
+    shapes: list[Shape],
+    budget: Budget,
+    names: list[str],
+    bigwigs: Path | None,
 ) -> dict[str, Any]:
-    """Every measurement of one system: writes, start-up, throughput, DataLoader."""
+    """Every measurement of one system: writes, start-up, throughput (one process per shape
+    and output kind), DataLoader."""
     print(f"[{system.name}]", file=sys.stderr)
-    setups = {s.length: setup_case(system, kit, bed, s, names) for s in shapes}
+    setups = {s.length: setup_case(system, kit, bed, s, names, bigwigs) for s in shapes}
     result: dict[str, Any] = {"write": {}, "read": {}}
     for length, case in setups.items():
         if system.writes_dataset or system.preload:
@@ -214,17 +284,13 @@ def bench_system(
         "warm": run_task(system, "start", "warm", start),
     }
     for length, case in setups.items():
-        result["read"][str(length)] = run_task(
-            system,
-            "read",
-            f"L{length}",
-            {
-                **case,
-                **read_budget(system, budget),
-                "modes": list(MODES),
-                "jitters": list(JITTERS),
-            },
-        )
+        read: dict[str, Any] = {"modes": {}, "processes": {}}
+        for mode in MODES:
+            task = {**case, **read_budget(system, budget), "modes": [mode], "jitters": list(JITTERS)}
+            out = run_task(system, "read", f"L{length}_{mode}", task)
+            read["modes"].update(out.pop("modes", {}))
+            read["processes"][mode] = out
+        result["read"][str(length)] = read
     result["loader"] = run_task(
         system,
         "loader",
@@ -240,16 +306,21 @@ def bench_system(
     return result
 
 
-def setup_case(system: System, kit: Path, bed: Path, shape: Shape, names: list[str]) -> dict:
-    """Fresh copies of the inputs (GenVarLoader writes index files next to them), the
-    resized regions, the BigWig table and the shared batches, as task fields."""
+def setup_case(system: System, kit: Path, bed: Path, shape: Shape, names: list[str], bigwigs: Path | None) -> dict:
+    """Fresh copies of the reference and VCF (GenVarLoader writes index files next to them),
+    the resized regions, the BigWig table and the batch stream spec, as task fields. The
+    per-sample BigWigs are read where ``make_bigwigs.py`` wrote them (neither library writes
+    next to BigWigs); with ``--shared-bigwig`` the kit's STAT1 file is copied like the rest."""
     root = WORK / "cases" / f"{system.name}_L{shape.length}"
     shutil.rmtree(root, ignore_errors=True)
-    inputs = copy_inputs(kit, root / "inputs")
+    inputs = copy_inputs(kit, root / "inputs", shared_bigwig=bigwigs is None)
     regions = root / "inputs" / "regions.bed"
     n_regions = write_resized_bed(bed, regions, shape.length)
     table = root / "inputs" / "bigwigs.csv"
-    table.write_text("sample,path\n" + "".join(f"{n},{inputs['bigwig']}\n" for n in names))
+    if bigwigs is None:
+        table.write_text("sample,path\n" + "".join(f"{n},{inputs['bigwig']}\n" for n in names))
+    else:
+        shutil.copy2(bigwigs, table)
     first_dir = root / "first"
     first_dir.mkdir()
     suffix = ".zarr" if system.name == "gvl_zarr" else ".gvl"
@@ -268,11 +339,11 @@ def setup_case(system: System, kit: Path, bed: Path, shape: Shape, names: list[s
     }
 
 
-def copy_inputs(kit: Path, dest: Path) -> dict[str, Path]:
-    """Copy the reference, VCF and BigWig with their indexes into `dest`."""
+def copy_inputs(kit: Path, dest: Path, shared_bigwig: bool) -> dict[str, Path]:
+    """Copy the reference and VCF (and the shared BigWig) with their indexes into `dest`."""
     dest.mkdir(parents=True)
     copies = {}
-    for key in ("reference", "vcf", "bigwig"):
+    for key in ("reference", "vcf", "bigwig")[: 3 if shared_bigwig else 2]:
         src = kit / KIT_FILES[key]
         for suffix in ("", *INDEX_SUFFIXES.get(key, ())):
             shutil.copy2(f"{src}{suffix}", dest / f"{src.name}{suffix}")
@@ -304,18 +375,18 @@ def write_resized_bed(src: Path, dest: Path, length: int) -> int:
 
 
 def make_batches(shape: Shape, n_regions: int, names: list[str]) -> Path:
-    """The shared pool of random (region, sample) batches for a shape; the same seed gives
-    the same batches to every system."""
-    path = WORK / "batches" / f"L{shape.length}.npz"
-    rng = np.random.default_rng([SEED, shape.length])
-    size = (POOL_BATCHES, shape.batch_size)
+    """The spec of the random (region, sample) batch streams of a shape (see
+    ``_common.BatchStream``): every system draws the same batches from it."""
+    path = WORK / "batches" / f"L{shape.length}.json"
+    spec = {
+        "seed": SEED,
+        "length": shape.length,
+        "batch_size": shape.batch_size,
+        "n_regions": n_regions,
+        "sample_names": names,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(
-        path,
-        regions=rng.integers(0, n_regions, size),
-        samples=rng.integers(0, len(names), size),
-        sample_names=np.array(names),
-    )
+    path.write_text(json.dumps(spec))
     return path
 
 
@@ -344,6 +415,8 @@ def run_task(system: System, action: str, tag: str, fields: dict[str, Any]) -> d
     Path(f"{stem}.task.json").write_text(json.dumps(task, indent=1))
     Path(task["out"]).unlink(missing_ok=True)
     env = {**os.environ, "NUMBA_CACHE_DIR": str(numba_cache(system))}
+    if system.name != "gvl_zarr":
+        env.pop("GVL_ZARR_CACHE_BYTES", None)
     cmd = [system.python, str(BENCH / system.worker), f"{stem}.task.json"]
     print(f"  {action} {tag}", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
