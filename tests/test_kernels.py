@@ -60,7 +60,7 @@ def test_kernel_matches_reference(case) -> None:
     tracks = np.empty((1, 1, 1, length), np.float32)
     reconstruct(
         ref_arr,
-        np.array([0, len(ref)], np.int64),
+        np.array([[0, len(ref)]], np.int64),
         np.array([origin], np.int64),
         pos,
         ref_len,
@@ -86,7 +86,7 @@ def test_kernel_matches_reference(case) -> None:
     ref_out = np.empty((1, length), np.uint8)
     reference_windows(
         ref_arr,
-        np.array([0, len(ref)], np.int64),
+        np.array([[0, len(ref)]], np.int64),
         np.array([origin], np.int64),
         np.array([0], np.int64),
         np.array([win], np.int64),

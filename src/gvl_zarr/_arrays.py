@@ -24,9 +24,9 @@ def _round_up(n: int, m: int) -> int:
     return max(m, -(-n // m) * m)
 
 
-def flat_chunks(n: int, itemsize: int) -> tuple[tuple[int], tuple[int]]:
-    """(inner chunk, shard) of a 1-D data array of `n` rows."""
-    inner = max(1, schema.INNER_CHUNK_BYTES // itemsize)
+def flat_chunks(n: int, itemsize: int, dim: str) -> tuple[tuple[int], tuple[int]]:
+    """(inner chunk, shard) of a 1-D data array of `n` rows along `dim`."""
+    inner = schema.ROWS_PER_CHUNK.get(dim) or max(1, schema.INNER_CHUNK_BYTES // itemsize)
     shard = min(inner * schema.CHUNKS_PER_SHARD, _round_up(n, inner))
     return (inner,), (shard,)
 
@@ -66,7 +66,7 @@ def create(group: zarr.Group, spec: schema.ArraySpec, data: np.ndarray, *, shard
         )
     else:
         if data.ndim == 1:
-            inner, shard = flat_chunks(data.shape[0], spec.np_dtype.itemsize)
+            inner, shard = flat_chunks(data.shape[0], spec.np_dtype.itemsize, spec.dims[0])
         else:
             inner, shard = grid_chunks(data.shape)
         arr = group.create_array(

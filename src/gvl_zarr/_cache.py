@@ -54,8 +54,16 @@ def resolve_budget(cache_bytes: int | float | str | None) -> int:
     return budget
 
 
+RESIDENT_SHARE = 0.5
+"""Share of the budget that whole arrays may reserve (see `ChunkCache.reserve`)."""
+
+
 class ChunkCache:
-    """Decoded chunks keyed by (array, chunk), evicted least-recently-used over `budget` bytes.
+    """Decoded chunks keyed by (array, chunk), evicted least-recently-used over the budget.
+
+    Part of the budget (at most `RESIDENT_SHARE`) can be reserved by arrays small enough to
+    be decoded whole into one buffer (`reserve`): kernels then read them with no per-batch
+    gathering. The LRU holds the rest: `budget - reserved` bytes.
 
     `get_many` returns the cached chunks and decodes the missing ones with one call to a
     loader, so a batch's misses are fetched together (concurrently on remote stores).
@@ -64,6 +72,7 @@ class ChunkCache:
 
     def __init__(self, budget: int) -> None:
         self.budget = int(budget)
+        self.reserved = 0
         self.nbytes = 0
         self.hits = 0
         self.misses = 0
@@ -101,13 +110,31 @@ class ChunkCache:
         old = self._items.pop(key, None)
         if old is not None:
             self.nbytes -= old.nbytes
-        if arr.nbytes > self.budget:
+        if arr.nbytes > self.budget - self.reserved:
             return
         self._items[key] = arr
         self.nbytes += arr.nbytes
-        while self.nbytes > self.budget:
+        self._evict()
+
+    def _evict(self) -> None:
+        while self.nbytes > self.budget - self.reserved:
             _, evicted = self._items.popitem(last=False)
             self.nbytes -= evicted.nbytes
+
+    def reserve(self, nbytes: int) -> bool:
+        """Set aside `nbytes` of the budget for an array decoded whole; False when the
+        reservable share is used up (the array is then read chunk by chunk)."""
+        with self._lock:
+            if self.reserved + nbytes > self.budget * RESIDENT_SHARE:
+                return False
+            self.reserved += int(nbytes)
+            self._evict()
+            return True
+
+    def release(self, nbytes: int) -> None:
+        """Give back a reservation (an array that was closed)."""
+        with self._lock:
+            self.reserved = max(0, self.reserved - int(nbytes))
 
     def drop(self, prefix: Hashable) -> None:
         """Forget every chunk whose key starts with `prefix` (an array that was rewritten)."""
@@ -121,9 +148,11 @@ class ChunkCache:
             self.nbytes = 0
 
     def stats(self) -> dict[str, int]:
-        """Budget, bytes held, chunks held, hits, misses and bytes decoded so far."""
+        """Budget, bytes reserved for whole arrays, bytes of chunks held, chunks held, hits,
+        misses and bytes decoded so far."""
         return {
             "budget": self.budget,
+            "reserved": self.reserved,
             "nbytes": self.nbytes,
             "chunks": len(self._items),
             "hits": self.hits,

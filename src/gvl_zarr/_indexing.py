@@ -17,6 +17,11 @@ from .errors import DatasetIndexError
 
 def _component(key: Any, n: int, axis: str) -> tuple[np.ndarray, bool]:
     """Indices for one axis and whether it is a slice (orthogonal)."""
+    if isinstance(key, np.ndarray) and key.dtype.kind in "iu" and key.size:
+        # the DataLoader's form: one min/max check, no copies (~15 µs a batch less)
+        lo, hi = int(key.min()), int(key.max())
+        if lo >= 0 and hi < n:
+            return key.astype(np.int64, copy=False), False
     if isinstance(key, slice):
         return np.arange(n, dtype=np.int64)[key], True
     if key is None or key is Ellipsis:
@@ -59,6 +64,8 @@ def normalize(key: Any, n_regions: int, n_samples: int) -> tuple[np.ndarray, np.
         shape = (*r.shape, len(s))
         rr = np.broadcast_to(r.reshape(*r.shape, 1), shape)
         ss = np.broadcast_to(s, shape)
+    elif r.shape == s.shape:
+        rr, ss, shape = r, s, r.shape
     else:
         try:
             rr, ss = np.broadcast_arrays(r, s)
@@ -67,4 +74,6 @@ def normalize(key: Any, n_regions: int, n_samples: int) -> tuple[np.ndarray, np.
                 f"region and sample index arrays must broadcast, got shapes {r.shape} and {s.shape}."
             ) from None
         shape = rr.shape
+    if rr.ndim == 1 and rr.flags.c_contiguous and ss.flags.c_contiguous:
+        return rr, ss, shape
     return np.ascontiguousarray(rr).ravel(), np.ascontiguousarray(ss).ravel(), shape

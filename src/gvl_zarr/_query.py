@@ -9,6 +9,8 @@ kernels on them with preallocated outputs.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,33 +19,41 @@ import zarr
 
 from . import schema
 from ._cache import ChunkCache, resolve_budget
-from ._chunks import FlatArray, GridArray
+from ._chunks import FlatArray, GridArray, Table, range_index
 from ._contigs import require_contig
 from ._kernels import prepare
 from ._kernels._threads import run_split
 from ._kernels.haplotypes import reconstruct, reference_windows
+from ._kernels.ragged import gather_rows
 from ._kernels.tracks import tracks_reference
 from ._refcheck import check_ref_alleles
 from ._reference import FastaReference, StoreReference
 from ._store import as_store, describe
-from .errors import IncompleteDatasetError, MissingFileError
+from .errors import GvlError, IncompleteDatasetError, MissingFileError
 from .readers.fasta import FastaReader
 
 
 @dataclass
 class _Track:
     offsets: GridArray  # (region, sample, 2)
-    starts: FlatArray
-    ends: FlatArray
-    values: FlatArray
+    intervals: Table  # starts, ends, values
     max_jitter: int
 
 
 class StoreData:
     """Everything read from one store (and its reference), shared by derived Datasets."""
 
-    def __init__(self, location: Any, reference: str | os.PathLike | None, cache_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        location: Any,
+        reference: str | os.PathLike | None,
+        cache_bytes: int | str | None = None,
+        preload: bool = True,
+    ) -> None:
         self.location = location
+        self.preload = preload
+        self._preload_pid = -1
+        self._resident: list[Any] = []
         self.reference = os.fspath(reference) if reference is not None else None
         self.name = describe(location)
         self.cache = ChunkCache(resolve_budget(cache_bytes))
@@ -90,6 +100,41 @@ class StoreData:
             self.ref = self._fasta_reference()
         elif attrs.get("has_reference"):
             self.ref = StoreReference(self._flat(schema.REFERENCE.path), self.ref_offsets)
+        self._plan_residency()
+
+    def _plan_residency(self) -> None:
+        """Decode whole arrays into resident buffers while they fit the cache's reservable
+        share, smallest per-instance cost first: the reference, the variant table, offsets,
+        calls, then track intervals. The rest is read chunk by chunk through the LRU."""
+        candidates: list[list[Any]] = []
+        if isinstance(self.ref, StoreReference):
+            candidates.append([self.ref.sequence])
+        if self.has_genotypes:
+            candidates += [[self.v_pos, self.v_ref_len, self.alt_offsets, self.alt], [self.call_offsets], [self.calls]]
+        candidates += [[t.offsets] for t in self.tracks.values()]
+        candidates += [[t.intervals] for t in self.tracks.values()]
+        for group in candidates:
+            if not any(a.resident for a in group) and self.cache.reserve(sum(a.decoded_nbytes for a in group)):
+                for a in group:
+                    a.make_resident()
+                    self._resident.extend(a.arrays if isinstance(a, Table) else [a])
+        self._ref_bounds = np.stack([self.ref_offsets[:-1], self.ref_offsets[1:]], axis=1)
+        for arr in self._resident:
+            arr.on_first_use = self._preload_later
+
+    def _preload_later(self, arr: Any) -> None:
+        """Queue a resident array that a batch just used for filling in the background.
+
+        Filling on first use, not at open, spends no time on arrays the settings never read
+        (tracks when only sequences are asked for). One thread per process: forked
+        DataLoader workers start their own. Off with `Dataset.open(..., preload=False)`."""
+        if not self.preload:
+            return
+        if self._preload_pid != os.getpid():
+            self._preload_pid = os.getpid()
+            self._queue = queue.SimpleQueue()
+            threading.Thread(target=_preload, args=(self._queue,), daemon=True, name="gvl_zarr-preload").start()
+        self._queue.put(arr)
 
     def _flat(self, path: str) -> FlatArray:
         return FlatArray(self.group[path], self.cache, self.name)
@@ -99,9 +144,7 @@ class StoreData:
         info = self.attrs.get("track_info", {}).get(name, {})
         return _Track(
             offsets=GridArray(self.group[f"{base}/offsets"], self.cache, self.name),
-            starts=self._flat(f"{base}/starts"),
-            ends=self._flat(f"{base}/ends"),
-            values=self._flat(f"{base}/values"),
+            intervals=Table(self._flat(f"{base}/starts"), self._flat(f"{base}/ends"), self._flat(f"{base}/values")),
             max_jitter=int(info.get("max_jitter", self.max_jitter)),
         )
 
@@ -114,10 +157,13 @@ class StoreData:
             if name not in self.tracks or name == rewritten:
                 old = self.tracks.get(name)
                 if old is not None:
-                    for arr in (old.offsets, old.starts, old.ends, old.values):
+                    for arr in (old.offsets, *old.intervals.arrays):
                         self.cache.drop(arr._id)
+                        if arr.resident:
+                            self.cache.release(arr.decoded_nbytes)
                         arr.close()
                 self.tracks[name] = self._open_track(name)
+        self._plan_residency()
 
     def _fasta_reference(self) -> FastaReference:
         """The external FASTA: contigs matched and every stored REF allele checked now."""
@@ -140,35 +186,75 @@ class StoreData:
         return FastaReference(self.reference, names, self.r_contig, self.ref_starts, self.r_fetch_end, self.cache)
 
     def __getstate__(self) -> dict:
-        return {"location": self.location, "reference": self.reference, "cache_bytes": self.cache.budget}
+        return {
+            "location": self.location,
+            "reference": self.reference,
+            "cache_bytes": self.cache.budget,
+            "preload": self.preload,
+        }
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["location"], state["reference"], state.get("cache_bytes"))
+        self.__init__(state["location"], state["reference"], state.get("cache_bytes"), state.get("preload", True))
+
+
+def _preload(arrays: queue.SimpleQueue, step: int = 64) -> None:
+    """Decode every chunk of each queued array into its resident buffer, `step` chunks at a
+    time (each step holds the array's lock for ~1-2 ms, so batches are not held up)."""
+    while True:
+        arr = arrays.get()
+        try:
+            for coords in arr.chunk_steps(step):
+                if arr.complete:
+                    break
+                arr._ensure(coords)
+        except (GvlError, OSError):
+            continue  # a damaged chunk: the batch that needs it raises, naming it
 
 
 def _reference_batch(data: StoreData, regions: np.ndarray):
-    """(windows, offsets, window origins, per-instance index into them) of a batch's regions."""
+    """(windows, bounds (k, 2), window origins (k), per-instance index into them) of a
+    batch's regions: region regions[i]'s window is windows[bounds[j, 0]:bounds[j, 1]] from
+    reference position origins[j], j = index[i]."""
     assert data.ref is not None
+    if data.ref.resident:
+        seq, _ = data.ref.windows(regions)
+        return seq, data._ref_bounds, data.ref_starts, regions
     unique, inverse = np.unique(regions, return_inverse=True)
-    seq, offsets = data.ref.windows(unique)
-    return seq, offsets, data.ref_starts[unique], inverse.ravel().astype(np.int64)
+    seq, lo = data.ref.windows(unique)
+    spans = data.ref_offsets[unique + 1] - data.ref_offsets[unique]
+    return seq, np.stack([lo, lo + spans], axis=1), data.ref_starts[unique], inverse.ravel().astype(np.int64)
 
 
 def _variant_batch(data: StoreData, regions: np.ndarray, samples: np.ndarray):
-    """The batch's calls and the variant rows they use, as compact arrays:
-    (v_pos, v_ref_len, alt_offsets, alt, variant_index, call_offsets (B, P, 2))."""
+    """The batch's calls and the variant table they index:
+    (v_pos, v_ref_len, alt_offsets, alt, variant_index, call_offsets (B, P, 2)).
+
+    A resident variant table is passed whole with the stored variant rows; otherwise the
+    rows the calls use are gathered into compact arrays and the calls renumbered."""
     n = len(regions)
     bounds = data.call_offsets.take(regions, samples)  # (B, P, 2)
-    calls, offs = data.calls.ranges(bounds[..., 0], bounds[..., 1])
-    call_offsets = np.stack([offs[:-1], offs[1:]], axis=-1).reshape(n, data.ploidy, 2)
-    rows, local = np.unique(calls, return_inverse=True)
+    lo, hi = bounds[..., 0].ravel(), bounds[..., 1].ravel()
+    calls, new_lo = data.calls.ranges(lo, hi)
+    call_offsets = np.stack([new_lo, new_lo + (hi - lo)], axis=-1).reshape(n, data.ploidy, 2)
+    if data.v_pos.resident:
+        whole = (data.v_pos.whole(), data.v_ref_len.whole(), data.alt_offsets.whole(), data.alt.whole())
+        return (*whole, calls, call_offsets)
+    lengths = hi - lo
+    used = calls[range_index(new_lo, lengths)]
+    offsets = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    call_offsets = np.stack([offsets[:-1], offsets[1:]], axis=-1).reshape(n, data.ploidy, 2)
+    rows, local = np.unique(used, return_inverse=True)
     alt_bounds = data.alt_offsets.take(np.stack([rows, rows + 1]))
-    alt, alt_offsets = data.alt.ranges(alt_bounds[0], alt_bounds[1])
+    alt_len = alt_bounds[1] - alt_bounds[0]
+    alt, alt_lo = data.alt.ranges(alt_bounds[0], alt_bounds[1])
+    alt_offsets = np.zeros(len(rows) + 1, np.int64)  # cumulative, as the kernel reads them
+    np.cumsum(alt_len, out=alt_offsets[1:])
     return (
         data.v_pos.take(rows),
         data.v_ref_len.take(rows),
         alt_offsets,
-        alt,
+        alt[range_index(alt_lo, alt_len)],
         local.ravel().astype(np.int32),
         call_offsets,
     )
@@ -179,7 +265,7 @@ def read_haplotypes(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(haplotypes (B, P, L) uint8, tracks realigned to them (B, T, P, L) float32)."""
     n, length = len(regions), data.length
-    ref, ref_offsets, ref_starts, ref_index = _reference_batch(data, regions)
+    ref, ref_bounds, ref_starts, ref_index = _reference_batch(data, regions)
     v_pos, v_ref_len, alt_offsets, alt, calls, call_offsets = _variant_batch(data, regions, samples)
     out = np.empty((n, data.ploidy, length), np.uint8)
     tracks = np.empty((n, len(track_names), data.ploidy, length), np.float32)
@@ -189,7 +275,7 @@ def read_haplotypes(
         n,
         out.nbytes + tracks.nbytes,
         ref,
-        ref_offsets,
+        ref_bounds,
         ref_starts,
         v_pos,
         v_ref_len,
@@ -207,33 +293,39 @@ def read_haplotypes(
 
 
 def _batch_intervals(data: StoreData, names: list[str], regions, samples):
-    """The batch's intervals of every named track in one set of compact arrays with
-    (B, T, 2) offsets, so the kernel reads one set of arrays whatever the track count."""
+    """The batch's intervals of every named track as one set of arrays with (B, T, 2)
+    offsets, so the kernel reads one set whatever the track count. One track is passed as
+    read (no copy); several are gathered into compact arrays."""
     n = len(regions)
+    if not names:
+        empty_i = np.zeros(0, np.int64)
+        return empty_i, empty_i, np.zeros(0, np.float32), np.zeros((n, 0, 2), np.int64)
     per_track = [track_batch(data, name, regions, samples) for name in names]
-    offsets = np.empty((n, len(names), 2), np.int64)
-    base = 0
-    for t, (starts, _, _, bounds) in enumerate(per_track):
-        offsets[:, t] = bounds + base
-        base += len(starts)
     if len(per_track) == 1:
-        starts, ends, values, _ = per_track[0]
-        return starts, ends, values, offsets
-    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
-    cat = [np.concatenate([p[i] for p in per_track]) if per_track else empty[i] for i in range(3)]
-    return cat[0], cat[1], cat[2], offsets
+        starts, ends, values, bounds = per_track[0]
+        return starts, ends, values, bounds[:, None, :]
+    total = int(sum((b[:, 1] - b[:, 0]).sum() for *_, b in per_track))
+    starts, ends = np.empty(total, np.int64), np.empty(total, np.int64)
+    values = np.empty(total, np.float32)
+    offsets = np.empty((n, len(names), 2), np.int64)
+    k = 0
+    for t, (src_starts, src_ends, src_values, bounds) in enumerate(per_track):
+        dst_bounds = np.empty((n, 2), np.int64)
+        k = gather_rows(src_starts, src_ends, src_values, bounds, starts, ends, values, dst_bounds, k)
+        offsets[:, t] = dst_bounds
+    return starts, ends, values, offsets
 
 
 def read_reference(data: StoreData, regions: np.ndarray, win_starts: np.ndarray) -> np.ndarray:
     """Reference windows (B, L) uint8."""
-    ref, ref_offsets, ref_starts, ref_index = _reference_batch(data, regions)
+    ref, ref_bounds, ref_starts, ref_index = _reference_batch(data, regions)
     out = np.empty((len(regions), data.length), np.uint8)
     run_split(
         reference_windows,
         len(regions),
         out.nbytes,
         ref,
-        ref_offsets,
+        ref_bounds,
         ref_starts,
         ref_index,
         win_starts,
@@ -243,15 +335,13 @@ def read_reference(data: StoreData, regions: np.ndarray, win_starts: np.ndarray)
 
 
 def track_batch(data: StoreData, name: str, regions, samples):
-    """(starts, ends, values, offsets (B, 2)) of one track for a batch: each instance's
-    intervals gathered into compact arrays, instance i at rows offsets[i, 0]:offsets[i, 1]."""
+    """(starts, ends, values, bounds (B, 2)) of one track for a batch: instance i's
+    intervals are rows bounds[i, 0]:bounds[i, 1] of the three arrays."""
     tr = data.tracks[name]
-    bounds = tr.offsets.take(regions, samples)
-    lo, hi = bounds[:, 0], bounds[:, 1]
-    starts, offs = tr.starts.ranges(lo, hi)
-    ends, _ = tr.ends.ranges(lo, hi)
-    values, _ = tr.values.ranges(lo, hi)
-    return starts, ends, values, np.stack([offs[:-1], offs[1:]], axis=1)
+    offs = tr.offsets.take(regions, samples)
+    lo, hi = offs[:, 0], offs[:, 1]
+    (starts, ends, values), new_lo = tr.intervals.ranges(lo, hi)
+    return starts, ends, values, np.stack([new_lo, new_lo + (hi - lo)], axis=1)
 
 
 def read_tracks_reference(data: StoreData, names: list[str], regions, samples, win_starts) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Reference windows of a batch's regions: from the store, or from an external FASTA.
 
-Both sources return the windows of the asked regions, each over
-`[start - max_jitter, fetch_end)`, concatenated, with cumulative offsets; both decode through
-the dataset's `ChunkCache`, so neither holds more than the budget.
+Both sources return, for the asked regions, an array holding their windows (each over
+`[start - max_jitter, fetch_end)`) and where each starts in it; both decode through the
+dataset's `ChunkCache`, so neither holds more than the budget.
 """
 
 from __future__ import annotations
@@ -23,12 +23,16 @@ class StoreReference:
     """`reference/sequence`, written by `write(..., reference=FASTA)`."""
 
     def __init__(self, sequence: FlatArray, ref_offsets: np.ndarray) -> None:
-        self._sequence = sequence
+        self.sequence = sequence
         self._offsets = ref_offsets
 
+    @property
+    def resident(self) -> bool:
+        return self.sequence.resident
+
     def windows(self, regions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(concatenated windows of `regions`, cumulative offsets (len(regions) + 1))."""
-        return self._sequence.ranges(self._offsets[regions], self._offsets[regions + 1])
+        """(data, first row of each region's window in it), as `FlatArray.ranges`."""
+        return self.sequence.ranges(self._offsets[regions], self._offsets[regions + 1])
 
 
 class FastaReference:
@@ -52,11 +56,14 @@ class FastaReference:
         self._fasta: FastaReader | None = None
         self._pid = -1
 
+    resident = False
+
     def windows(self, regions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(windows of `regions` back to back, first row of each)."""
         arrays = self._cache.get_many([(self._id, int(r)) for r in regions], self._load)
         offsets = np.zeros(len(arrays) + 1, np.int64)
         np.cumsum([len(a) for a in arrays], out=offsets[1:])
-        return (np.concatenate(arrays) if len(arrays) != 1 else arrays[0]), offsets
+        return (np.concatenate(arrays) if len(arrays) != 1 else arrays[0]), offsets[:-1]
 
     def _load(self, keys: list) -> list[np.ndarray]:
         if self._fasta is None or self._pid != os.getpid():

@@ -53,7 +53,8 @@ class Dataset:
         cls,
         path: Any,
         reference: str | os.PathLike | None = None,
-        cache_bytes: int | None = None,
+        cache_bytes: int | str | None = None,
+        preload: bool = True,
         **settings: Any,
     ) -> Dataset:
         """Open a dataset at a path, URL, fsspec mapper or zarr Store.
@@ -65,10 +66,13 @@ class Dataset:
 
         `cache_bytes` bounds the decoded data this dataset keeps in memory (all its derived
         datasets share one cache; each DataLoader worker process has its own). Default:
-        $GVL_ZARR_CACHE_BYTES, else 1 GiB. Keyword settings are passed to `with_settings`;
+        $GVL_ZARR_CACHE_BYTES, else 1 GiB (also "512MiB", "2GB"). Up to half of it holds whole
+        arrays (the reference, variants, offsets, calls, then track intervals, as far as they
+        fit), which `preload` fills in a background thread; the rest is an LRU of chunks.
+        Keyword settings are passed to `with_settings`;
         jitter defaults to the dataset's max_jitter.
         """
-        data = StoreData(path, reference, cache_bytes)
+        data = StoreData(path, reference, cache_bytes, preload)
         base = Settings(
             jitter=data.max_jitter,
             return_sequences=("haplotypes" if data.has_genotypes else "reference") if data.ref is not None else None,

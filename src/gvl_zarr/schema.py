@@ -23,6 +23,12 @@ INNER_CHUNK_BYTES = 32 * 1024
 """Decoded bytes per inner chunk of a flat data array (calls, intervals, variants,
 reference): a random instance reads and decodes a few of these, not megabytes."""
 
+ROWS_PER_CHUNK = {"interval": 4096}
+"""Rows per inner chunk where arrays of one row dimension differ in itemsize: a track's
+starts, ends (int64) and values (float32) share their chunk boundaries, so a batch reads the
+same chunks of all three and one row numbering serves them. Other flat arrays:
+`INNER_CHUNK_BYTES // itemsize` rows."""
+
 CHUNKS_PER_SHARD = 1024
 """Inner chunks per shard object of a flat array (32 MiB decoded): few files locally,
 byte-range reads remotely."""

@@ -23,12 +23,19 @@ _pool: ThreadPoolExecutor | None = None
 _pool_pid: int | None = None
 
 
+_cpus: tuple[int, int] | None = None  # (pid, usable CPUs): sched_getaffinity costs ~1 µs a batch
+
+
 def n_threads() -> int:
     """Threads used per read: $GVL_ZARR_THREADS, else the CPUs this process may use (≤ 8)."""
+    global _cpus
     env = os.environ.get("GVL_ZARR_THREADS")
     if env:
         return max(1, int(env))
-    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    if _cpus is None or _cpus[0] != os.getpid():
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        _cpus = (os.getpid(), max(1, min(8, n)))
+    return _cpus[1]
 
 
 def _get_pool(threads: int) -> ThreadPoolExecutor:

@@ -110,7 +110,7 @@ def _walk(
 @kernel
 def reconstruct(
     ref,
-    ref_offsets,
+    ref_bounds,
     ref_starts,
     v_pos,
     v_ref_len,
@@ -131,7 +131,7 @@ def reconstruct(
 ):
     """Haplotypes out[b, p, :] and realigned tracks tracks_out[b, t, p, :] of a batch.
 
-    ref[ref_offsets[r]:ref_offsets[r + 1]] holds region r's reference from ref_starts[r];
+    ref[ref_bounds[r, 0]:ref_bounds[r, 1]] holds region r's reference from ref_starts[r];
     calls of (b, p) are variant_index[call_offsets[b, p, 0]:call_offsets[b, p, 1]] in
     position order; track t of instance b is intervals iv_offsets[b, t, 0]:[b, t, 1].
     tracks_out may have zero tracks. Output starts at reference position win_starts[b].
@@ -141,10 +141,10 @@ def reconstruct(
     n_tracks = tracks_out.shape[1]
     for b in range(b_lo, b_hi):
         r = regions[b]
-        buf_lo = ref_offsets[r]
-        buf_len = ref_offsets[r + 1] - buf_lo
+        buf_lo = ref_bounds[r, 0]
+        buf_len = ref_bounds[r, 1] - buf_lo
         origin = ref_starts[r]
-        tbuf = np.zeros((n_tracks, buf_len if n_tracks else 0), np.float32)
+        tbuf = np.empty((n_tracks, buf_len if n_tracks else 0), np.float32)
         for t in range(n_tracks):
             _expand(iv_starts, iv_ends, iv_values, iv_offsets[b, t, 0], iv_offsets[b, t, 1], origin, tbuf[t])
         for p in range(ploidy):
@@ -168,7 +168,7 @@ def reconstruct(
 
 
 @kernel
-def reference_windows(ref, ref_offsets, ref_starts, regions, win_starts, out, b_lo, b_hi):
+def reference_windows(ref, ref_bounds, ref_starts, regions, win_starts, out, b_lo, b_hi):
     """out[b, :] = reference from win_starts[b] in region regions[b]'s buffer, N outside,
     for b_lo <= b < b_hi."""
     length = out.shape[1]
@@ -176,7 +176,7 @@ def reference_windows(ref, ref_offsets, ref_starts, regions, win_starts, out, b_
     empty_o = np.zeros((0, length), np.float32)
     for b in range(b_lo, b_hi):
         r = regions[b]
-        buf_lo = ref_offsets[r]
+        buf_lo = ref_bounds[r, 0]
         _emit_ref(
-            ref, buf_lo, ref_offsets[r + 1] - buf_lo, win_starts[b] - ref_starts[r], length, out[b], 0, empty_t, empty_o
+            ref, buf_lo, ref_bounds[r, 1] - buf_lo, win_starts[b] - ref_starts[r], length, out[b], 0, empty_t, empty_o
         )
