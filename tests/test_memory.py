@@ -109,3 +109,24 @@ def test_reads_under_a_small_budget_equal_unbounded_reads_and_the_slow_reference
             seq, coords = apply_calls(ref, ws - 5000, calls, ws, LENGTH)
             assert haps[hap].tobytes().decode() == seq, (r, s, hap)
             np.testing.assert_array_equal(tracks[hap], bigwig_values(_track_path(int(s)), "22", coords))
+
+
+@pytest.mark.slow
+def test_workers_forked_while_preloading_read_correctly(big_store: Path) -> None:
+    """DataLoader workers forked while the parent's preload thread holds locks and is
+    filling buffers neither hang nor read wrong data."""
+    torch = pytest.importorskip("torch")
+    ds = gvl.Dataset.open(big_store, jitter=0)  # default budget: everything resident
+    rng = np.random.default_rng(5)
+    batches = [rng.integers(0, len(ds), 16) for _ in range(12)]
+    expected = [ds[b] for b in batches[:1]]  # starts the preload thread in this process
+    assert ds.cache_info()["reserved"] > 0
+    sampler = torch.utils.data.BatchSampler([int(i) for b in batches for i in b], 16, drop_last=False)
+    loader = ds.to_dataloader(sampler=sampler, num_workers=2, timeout=120)
+    got = list(loader)
+    reference = gvl.Dataset.open(big_store, jitter=0, cache_bytes=0)  # nothing resident
+    for b, (haps, tracks) in zip(batches, got, strict=True):
+        want_haps, want_tracks = reference[b]
+        np.testing.assert_array_equal(haps.numpy(), want_haps.view(np.uint8))
+        torch.testing.assert_close(tracks, torch.from_numpy(want_tracks))
+    np.testing.assert_array_equal(got[0][0].numpy(), expected[0][0].view(np.uint8))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
@@ -58,6 +59,9 @@ RESIDENT_SHARE = 0.5
 """Share of the budget that whole arrays may reserve (see `ChunkCache.reserve`)."""
 
 
+_CACHES: weakref.WeakSet[ChunkCache] = weakref.WeakSet()
+
+
 class ChunkCache:
     """Decoded chunks keyed by (array, chunk), evicted least-recently-used over the budget.
 
@@ -79,6 +83,14 @@ class ChunkCache:
         self.bytes_decoded = 0
         self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        _CACHES.add(self)
+
+    def _after_fork(self) -> None:
+        """In a forked child: fresh lock and LRU. A thread of the parent (the preloader) may
+        have held the lock or been mid-update at the fork; it does not exist in the child."""
+        self._lock = threading.Lock()
+        self._items = OrderedDict()
+        self.nbytes = 0
 
     def __len__(self) -> int:
         return len(self._items)
@@ -159,3 +171,11 @@ class ChunkCache:
             "misses": self.misses,
             "bytes_decoded": self.bytes_decoded,
         }
+
+
+def _reset_after_fork() -> None:
+    for cache in list(_CACHES):
+        cache._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)

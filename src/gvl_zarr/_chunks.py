@@ -23,6 +23,7 @@ import contextlib
 import mmap
 import os
 import threading
+import weakref
 from collections.abc import Callable, Hashable
 from itertools import count
 
@@ -36,6 +37,17 @@ from ._cache import ChunkCache
 from .errors import DamagedStoreError, IncompleteDatasetError
 
 _EMPTY = np.uint64(2**64 - 1)
+_ARRAYS: weakref.WeakSet[ShardedArray] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    """Forked children (DataLoader workers) get fresh locks: the parent's preload thread may
+    have held one at the fork. Resident chunks marked loaded were fully written before."""
+    for arr in list(_ARRAYS):
+        arr._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 _ids = count()
 
 
@@ -101,6 +113,7 @@ class ShardedArray:
         self._lock = threading.Lock()
         self.on_first_use: Callable[[ShardedArray], None] | None = None
         self._used_pid = -1
+        _ARRAYS.add(self)
 
     # ----------------------------------------------------------- residency
     def make_resident(self) -> None:
