@@ -147,3 +147,34 @@ def test_format_doc_lists_every_array(with_reference: Path) -> None:
         generic = p.replace("tracks/bigwig/", "tracks/<name>/")
         assert f"`{generic}`" in doc, f"docs/format.md does not describe {generic}"
     assert json.dumps(g.attrs["format_version"]) in doc
+
+
+def test_shards_written_by_gvl_zarr_are_what_zarr_writes(tmp_path: Path) -> None:
+    """The writer encodes flat shards itself (30× faster than zarr 3.1 here); the bytes must
+    equal zarr's own encoding of the same array, and zarr must read them back."""
+    from gvl_zarr import schema
+    from gvl_zarr._arrays import COMPRESSORS, flat_chunks, write_shards
+
+    rng = np.random.default_rng(3)
+    for spec, data in (
+        (schema.GENOTYPES[1], rng.integers(0, 6000, 3_000_000).astype(np.int32)),
+        (schema.track_specs("t")[3], rng.random(1_234_567).astype(np.float32)),
+        (schema.REFERENCE, rng.integers(65, 90, 100_000).astype(np.uint8)),
+    ):
+        inner, shard = flat_chunks(len(data), data.dtype.itemsize, spec.dims[0])
+        stores = []
+        for name in ("ours", "zarrs"):
+            arr = zarr.create_array(
+                tmp_path / name / spec.path, shape=data.shape, dtype=data.dtype, chunks=inner, shards=shard,
+                compressors=COMPRESSORS, config={"write_empty_chunks": True},
+            )  # fmt: skip
+            if name == "ours":
+                write_shards(arr, 0, data)
+            else:
+                arr[...] = data
+            stores.append(tmp_path / name / spec.path)
+        ours, theirs = (sorted(p.rglob("c/*")) for p in stores)
+        assert [p.name for p in ours] == [p.name for p in theirs]
+        for a, b in zip(ours, theirs, strict=True):
+            assert a.read_bytes() == b.read_bytes(), (spec.path, a.name)
+        np.testing.assert_array_equal(zarr.open_array(stores[0], mode="r")[:], data)

@@ -8,8 +8,14 @@ damaged store, never zeros.
 
 from __future__ import annotations
 
+import math
+
+import google_crc32c
 import numpy as np
 import zarr
+from numcodecs import blosc
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.sync import sync
 
 from . import schema
 
@@ -81,8 +87,109 @@ def create(group: zarr.Group, spec: schema.ArraySpec, data: np.ndarray, *, shard
             config={"write_empty_chunks": True},
         )
     if data.size:
-        arr[...] = data
+        if sharded and data.ndim == 1 and spec.dtype != "str":
+            write_shards(arr, 0, np.asarray(data, spec.np_dtype))
+        else:
+            arr[...] = data
     return arr
+
+
+_CNAME = COMPRESSORS[0].cname.value.encode()
+_CLEVEL = COMPRESSORS[0].clevel
+_EMPTY_ENTRY = np.uint64(2**64 - 1)
+
+
+def encode_shard(rows: np.ndarray, inner: int, n_inner: int) -> bytes:
+    """One shard of a 1-D array in the sharding codec's format (inner chunks `bytes` →
+    Blosc → crc32c, then the index (offset, nbytes) per inner chunk + its crc32c); inner
+    chunks past `rows` are absent. Byte-for-byte what zarr writes, ~30× faster: zarr 3.1
+    encoded sharded int64 at 62 MB/s here against 2 GB/s for these calls."""
+    index = np.full((n_inner, 2), _EMPTY_ENTRY, "<u8")
+    parts = []
+    offset = 0
+    for i in range(-(-len(rows) // inner)):
+        chunk = rows[i * inner : (i + 1) * inner]
+        if len(chunk) < inner:  # edge chunk: padded with the fill value, as zarr does
+            chunk = np.concatenate([chunk, np.zeros(inner - len(chunk), rows.dtype)])
+        body = blosc.compress(np.ascontiguousarray(chunk.astype(chunk.dtype.newbyteorder("<"))), _CNAME, _CLEVEL, 1)
+        blob = body + google_crc32c.value(body).to_bytes(4, "little")
+        index[i] = (offset, len(blob))
+        offset += len(blob)
+        parts.append(blob)
+    raw_index = index.tobytes()
+    parts.append(raw_index + google_crc32c.value(raw_index).to_bytes(4, "little"))
+    return b"".join(parts)
+
+
+def write_shards(arr: zarr.Array, start: int, rows: np.ndarray) -> None:
+    """Write `rows` at `start` (a shard boundary) of a 1-D sharded array as whole shards."""
+    (codec,) = arr.metadata.codecs
+    inner = int(codec.chunk_shape[0])
+    shard = int(arr.metadata.chunk_grid.chunk_shape[0])
+    assert start % shard == 0
+    store, prefix = arr.store_path.store, arr.store_path.path
+    proto = default_buffer_prototype()
+    for k in range(0, len(rows), shard):
+        key = arr.metadata.encode_chunk_key(((start + k) // shard,))
+        data = encode_shard(rows[k : k + shard], inner, shard // inner)
+        sync(store.set(f"{prefix}/{key}" if prefix else key, proto.buffer.from_bytes(data)))
+
+
+class FlatAppender:
+    """Streams rows of parallel 1-D arrays (one row dimension) into new sharded arrays,
+    writing whole shards as they fill, so a writer holds at most ~2 shards of rows
+    (tracks: 4,194,304 intervals, 80 MB) whatever the dataset size."""
+
+    def __init__(self, group: zarr.Group, specs: tuple[schema.ArraySpec, ...]) -> None:
+        self._arrays = []
+        shard_rows = []
+        for spec in specs:
+            inner, shard = flat_chunks(1 << 62, spec.np_dtype.itemsize, spec.dims[0])
+            shard_rows.append(shard[0])
+            self._arrays.append(
+                group.create_array(
+                    spec.path, shape=(0,), dtype=spec.np_dtype, chunks=inner, shards=shard,
+                    dimension_names=list(spec.dims), compressors=COMPRESSORS,
+                    attributes={"description": spec.doc}, config={"write_empty_chunks": True},
+                )
+            )  # fmt: skip
+        self._block = math.lcm(*shard_rows)
+        self._pending: list[list[np.ndarray]] = [[] for _ in specs]
+        self._n_pending = 0
+        self.n_rows = 0
+        """Rows appended so far (written or pending)."""
+
+    def append(self, *parts: np.ndarray) -> int:
+        """Append one part per array (equal lengths); returns the first row of the part."""
+        first = self.n_rows
+        n = len(parts[0])
+        if n == 0:
+            return first
+        for pending, part in zip(self._pending, parts, strict=True):
+            pending.append(part)
+        self._n_pending += n
+        self.n_rows += n
+        if self._n_pending >= self._block:
+            self._flush(final=False)
+        return first
+
+    def _flush(self, final: bool) -> None:
+        n_write = self._n_pending if final else (self._n_pending // self._block) * self._block
+        if n_write == 0:
+            return
+        start = self.n_rows - self._n_pending
+        for arr, pending in zip(self._arrays, self._pending, strict=True):
+            rows = np.concatenate(pending) if len(pending) > 1 else pending[0]
+            arr.resize((start + n_write,))
+            write_shards(arr, start, rows[:n_write])
+            pending.clear()
+            if n_write < len(rows):
+                pending.append(rows[n_write:])
+        self._n_pending -= n_write
+
+    def close(self) -> None:
+        """Write the remaining rows."""
+        self._flush(final=True)
 
 
 def create_track(

@@ -21,7 +21,8 @@ import zarr
 from tqdm.auto import tqdm
 
 from . import schema
-from ._arrays import create, create_track
+from ._arrays import FlatAppender, create
+from ._chunks import range_index
 from ._contigs import require_contig
 from ._kernels.calls import sparse_calls
 from ._refcheck import check_ref_alleles
@@ -38,13 +39,12 @@ _INITIAL_MARGIN = 10_000
 
 @dataclass
 class _Variants:
-    """Variant table and sparse calls accumulated over region groups."""
+    """Variant table accumulated over region groups (calls are streamed to the store)."""
 
     contig: list[np.ndarray] = field(default_factory=list)
     pos: list[np.ndarray] = field(default_factory=list)
     ref: list[bytes] = field(default_factory=list)
     alt: list[bytes] = field(default_factory=list)
-    calls: list[np.ndarray] = field(default_factory=list)
     n_variants: int = 0
     n_calls: int = 0
 
@@ -290,6 +290,7 @@ def _write_genotypes(
     fetch_end = hi.copy()
     offsets = np.zeros((n_regions, n_samples, vcf.ploidy, 2), np.int64)
     acc = _Variants()
+    call_rows = FlatAppender(root, schema.GENOTYPES[1:])  # streamed: calls outgrow memory first
     groups = group_spans(contig_idx, lo, hi)
     for group in tqdm(groups, desc="genotypes", unit="region group", disable=not progress):
         contig = contigs[int(contig_idx[group[0]])]
@@ -314,7 +315,7 @@ def _write_genotypes(
         acc.pos.append(block.pos)
         acc.ref.extend(r.upper() for r in block.ref)
         acc.alt.extend(a.upper() for a in block.alt)
-        acc.calls.append(calls)
+        call_rows.append(calls)
         acc.n_variants += len(block.pos)
         acc.n_calls += len(calls)
 
@@ -337,9 +338,8 @@ def _write_genotypes(
     }
     for spec in schema.VARIANTS:
         create(root, spec, values[spec.path])
-    calls = np.concatenate(acc.calls) if acc.calls else np.zeros(0, np.int32)
+    call_rows.close()
     create(root, schema.GENOTYPES[0], offsets)
-    create(root, schema.GENOTYPES[1], calls)
     return fetch_end
 
 
@@ -399,27 +399,42 @@ def _pack(alleles: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _write_track(root, track: TrackReader, contigs, contig_idx, lo, hi, samples, progress) -> None:
-    """Store the track's intervals over [lo, hi) of every (region, sample).
+    """Store the track's intervals over [lo, hi) of every (region, sample), streamed.
 
-    Samples that share a file share its intervals: their offsets point at the same rows.
+    One file at a time: each group of nearby regions is read with one query over its merged
+    span and split per region, so a file is opened once and queried once per group
+    (a query per (region, sample) cost 26.6 s for the 28-region kit with 2,504 files).
+    Rows go in file order, then region; samples that share a file share its rows (their
+    offsets are equal). Rows stream into the store shard by shard (`FlatAppender`).
     """
     n_regions, n_samples = len(lo), len(samples)
     offsets = np.zeros((n_regions, n_samples, 2), np.int64)
     by_path: dict[str, list[int]] = {}
     for s, sample in enumerate(samples):
         by_path.setdefault(track.paths[sample], []).append(s)
-    groups = [(path, samples[idx[0]], np.asarray(idx)) for path, idx in by_path.items()]
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    n = 0
-    names: dict[tuple[str, str], str] = {}
-    for r in tqdm(range(n_regions), desc=f"track {track.name}", unit="region", disable=not progress):
-        contig = contigs[int(contig_idx[r])]
-        for path, sample, idx in groups:
-            key = (path, contig)
-            if key not in names:
-                names[key] = require_contig(contig, track.contigs(sample), file=path, what="BED")
-            a, b, v = track.intervals(sample, names[key], int(lo[r]), int(hi[r]))
-            offsets[r, idx] = (n, n + len(a))
-            n += len(a)
-            parts.append((a, b, v))
-    create_track(root, track.name, offsets, parts)
+    groups = [np.asarray(g, np.int64) for g in group_spans(contig_idx, lo, hi)]
+    specs = schema.track_specs(track.name)
+    rows = FlatAppender(root, specs[1:])
+    for path, idx in tqdm(by_path.items(), desc=f"track {track.name}", unit="file", disable=not progress):
+        sample = samples[idx[0]]
+        names: dict[str, str] = {}
+        for group in groups:
+            contig = contigs[int(contig_idx[group[0]])]
+            if contig not in names:
+                names[contig] = require_contig(contig, track.contigs(sample), file=path, what="BED")
+            r_lo, r_hi = lo[group], hi[group]
+            s, e, v = track.intervals(sample, names[contig], int(r_lo.min()), int(r_hi.max()))
+            # intervals are sorted and disjoint: region i holds rows [i0, i1)
+            i0 = np.searchsorted(e, r_lo, side="right")
+            counts = np.maximum(np.searchsorted(s, r_hi, side="left") - i0, 0)
+            at = range_index(i0, counts)
+            first = rows.append(
+                np.maximum(s[at], np.repeat(r_lo, counts)), np.minimum(e[at], np.repeat(r_hi, counts)), v[at]
+            )
+            bounds = first + np.concatenate([[0], np.cumsum(counts)])
+            cols = np.asarray(idx)
+            offsets[group[:, None], cols[None, :], 0] = bounds[:-1, None]
+            offsets[group[:, None], cols[None, :], 1] = bounds[1:, None]
+        track.release(path)
+    rows.close()
+    create(root, specs[0], offsets)

@@ -57,6 +57,10 @@ class TrackReader(Protocol):
         """(starts, ends, values) of the sample's intervals overlapping the span, clipped to it."""
         ...
 
+    def release(self, path: str) -> None:
+        """Close one file (the writer is done with it)."""
+        ...
+
     def close(self) -> None:
         """Release open files."""
         ...
