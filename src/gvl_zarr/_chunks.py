@@ -103,6 +103,7 @@ class ShardedArray:
         root = getattr(self._store, "root", None)
         self._local = os.fspath(root) if isinstance(self._store, zarr.storage.LocalStore) else None
         self._fds: dict[tuple[int, str], int] = {}
+        self._keys: dict[tuple[int, ...], str] = {}
         self._cache = cache
         self._id = next(_ids)
         self.decoded_nbytes = int(np.prod(self.shape)) * self.dtype.itemsize
@@ -170,21 +171,23 @@ class ShardedArray:
         return self._cache.get_many([(self._id, c) for c in coords], self._load)
 
     def _load(self, keys: list[Hashable]) -> list[np.ndarray]:
-        coords = [k[1] for k in keys]  # type: ignore[index]
-        shards = [tuple(c // p for c, p in zip(cc, self.per_shard, strict=True)) for cc in coords]
-        wanted = sorted(set(shards))
+        coords = np.array([k[1] for k in keys], np.int64).reshape(len(keys), -1)  # type: ignore[index]
+        per = np.array(self.per_shard, np.int64)
+        shard_coords = coords // per
+        local = np.ravel_multi_index(tuple((coords % per).T), self.per_shard)
+        shard_keys = [tuple(int(x) for x in row) for row in shard_coords]
+        wanted = sorted(set(shard_keys))
         indexes = dict(
             zip(wanted, self._cache.get_many([(self._id, "index", s) for s in wanted], self._load_indexes), strict=True)
         )
         requests = []
-        for cc, s in zip(coords, shards, strict=True):
-            local = tuple(c % p for c, p in zip(cc, self.per_shard, strict=True))
-            off, n = indexes[s][np.ravel_multi_index(local, self.per_shard)]
+        for i, s in enumerate(shard_keys):
+            off, n = indexes[s][local[i]]
             if off == _EMPTY:
-                raise self._damaged(cc, "has no entry in its shard index")
+                raise self._damaged(tuple(coords[i]), "has no entry in its shard index")
             requests.append((self._key(s), int(off), int(n)))
         blobs = self._read(requests)
-        return [self._decode(b, cc) for b, cc in zip(blobs, coords, strict=True)]
+        return [self._decode(b, k[1]) for b, k in zip(blobs, keys, strict=True)]  # type: ignore[index]
 
     def _load_indexes(self, keys: list[Hashable]) -> list[np.ndarray]:
         nbytes = self.n_inner * 16 + 4
@@ -212,8 +215,11 @@ class ShardedArray:
         return out
 
     def _key(self, shard: tuple[int, ...]) -> str:
-        key = self._metadata.encode_chunk_key(shard)
-        return f"{self._prefix}/{key}" if self._prefix else key
+        key = self._keys.get(shard)
+        if key is None:
+            key = self._metadata.encode_chunk_key(shard)
+            key = self._keys[shard] = f"{self._prefix}/{key}" if self._prefix else key
+        return key
 
     def _damaged(self, coords: tuple[int, ...], what: str, shard: bool = False) -> DamagedStoreError:
         kind = "shard" if shard else "chunk"
