@@ -36,13 +36,14 @@ class GvlZarr:
             bigwigs=gvl.BigWigs.from_table(TRACK, task["bigwig_csv"]),
             length=task["length"],
             max_jitter=task["max_jitter"],
+            reference=task["reference"],  # stored in the dataset: open needs no FASTA
             overwrite=True,
         )
 
     def open(self, task: dict[str, Any]) -> Any:
         import gvl_zarr as gvl
 
-        return gvl.Dataset.open(task["dataset"], reference=task["reference"])
+        return gvl.Dataset.open(task["dataset"])
 
     def configure(self, ds: Any, mode: str, jitter: int, seed: int) -> Any:
         return ds.with_settings(

@@ -178,3 +178,20 @@ def test_shards_written_by_gvl_zarr_are_what_zarr_writes(tmp_path: Path) -> None
         for a, b in zip(ours, theirs, strict=True):
             assert a.read_bytes() == b.read_bytes(), (spec.path, a.name)
         np.testing.assert_array_equal(zarr.open_array(stores[0], mode="r")[:], data)
+
+
+def test_out_of_range_index_with_a_valid_checksum_fails_loudly(with_reference: Path, tmp_path: Path) -> None:
+    """A chunk that passes its checksum but indexes past the variant table (a writer bug, a
+    hand-edited store) is refused when decoded, before any kernel reads with it."""
+    from gvl_zarr._arrays import write_shards
+
+    copy = tmp_path / "bad_index.gvl"
+    shutil.copytree(with_reference, copy)
+    arr = zarr.open_array(copy / "genotypes" / "variant_index", mode="r+")
+    calls = arr[:]
+    calls[len(calls) // 2] = 10**6
+    write_shards(arr, 0, calls)
+    for budget in (0, 1 << 30):  # chunked and resident paths
+        ds = gvl.Dataset.open(copy, cache_bytes=budget)
+        with pytest.raises(gvl.DamagedStoreError, match=r"variant_index.*outside"):
+            ds[:, :]

@@ -102,6 +102,9 @@ class ShardedArray:
         self._prefix = array.store_path.path
         root = getattr(self._store, "root", None)
         self._local = os.fspath(root) if isinstance(self._store, zarr.storage.LocalStore) else None
+        self.value_range: tuple[int, int] | None = None
+        """Bounds every decoded value must lie in (offsets and indices into other arrays):
+        checked once per chunk as it is decoded, so kernels never index out of bounds."""
         self._fds: dict[tuple[int, str], int] = {}
         self._keys: dict[tuple[int, ...], str] = {}
         self._cache = cache
@@ -212,6 +215,12 @@ class ShardedArray:
             blosc.decompress(body, out)
         except (RuntimeError, ValueError) as exc:
             raise self._damaged(coords, f"does not decompress to {out.nbytes} bytes ({exc})") from None
+        if self.value_range is not None and out.size:
+            lo, hi = self.value_range
+            if int(out.min()) < lo or int(out.max()) > hi:
+                raise self._damaged(
+                    coords, f"holds values outside [{lo}, {hi}] (rows of another array it indexes)"
+                )
         return out
 
     def _key(self, shard: tuple[int, ...]) -> str:

@@ -119,8 +119,19 @@ class StoreData:
                     a.make_resident()
                     self._resident.extend(a.arrays if isinstance(a, Table) else [a])
         self._ref_bounds = np.stack([self.ref_offsets[:-1], self.ref_offsets[1:]], axis=1)
+        self._set_value_ranges()
         for arr in self._resident:
             arr.on_first_use = self._preload_later
+
+    def _set_value_ranges(self) -> None:
+        """Every stored offset or index must point inside the array it indexes; chunks are
+        checked as they are decoded (`ShardedArray.value_range`)."""
+        if self.has_genotypes:
+            self.call_offsets.value_range = (0, self.calls.shape[0])
+            self.calls.value_range = (0, max(self.v_pos.shape[0] - 1, 0))
+            self.alt_offsets.value_range = (0, self.alt.shape[0])
+        for track in self.tracks.values():
+            track.offsets.value_range = (0, track.intervals.arrays[0].shape[0])
 
     def _preload_later(self, arr: Any) -> None:
         """Queue a resident array that a batch just used for filling in the background.
