@@ -153,12 +153,13 @@ def test_shards_written_by_gvl_zarr_are_what_zarr_writes(tmp_path: Path) -> None
     """The writer encodes flat shards itself (30× faster than zarr 3.1 here); the bytes must
     equal zarr's own encoding of the same array, and zarr must read them back."""
     from gvl_zarr import schema
-    from gvl_zarr._arrays import COMPRESSORS, flat_chunks, write_shards
+    from gvl_zarr._arrays import compressors_for, flat_chunks, write_shards
 
     rng = np.random.default_rng(3)
     for spec, data in (
         (schema.GENOTYPES[1], rng.integers(0, 6000, 3_000_000).astype(np.int32)),
-        (schema.track_specs("t")[3], rng.random(1_234_567).astype(np.float32)),
+        (schema.track_specs("t")[3], rng.random(1_234_567).astype(np.float32)),  # raw
+        (schema.track_specs("t")[1], rng.integers(0, 2**31 - 1, 5_000).astype(np.int32)),  # raw
         (schema.REFERENCE, rng.integers(65, 90, 100_000).astype(np.uint8)),
     ):
         inner, shard = flat_chunks(len(data), data.dtype.itemsize, spec.dims[0])
@@ -166,7 +167,7 @@ def test_shards_written_by_gvl_zarr_are_what_zarr_writes(tmp_path: Path) -> None
         for name in ("ours", "zarrs"):
             arr = zarr.create_array(
                 tmp_path / name / spec.path, shape=data.shape, dtype=data.dtype, chunks=inner, shards=shard,
-                compressors=COMPRESSORS, config={"write_empty_chunks": True},
+                compressors=compressors_for(spec), config={"write_empty_chunks": True},
             )  # fmt: skip
             if name == "ours":
                 write_shards(arr, 0, data)
@@ -195,3 +196,28 @@ def test_out_of_range_index_with_a_valid_checksum_fails_loudly(with_reference: P
         ds = gvl.Dataset.open(copy, cache_bytes=budget)
         with pytest.raises(gvl.DamagedStoreError, match=r"variant_index.*outside"):
             ds[:, :]
+
+
+def test_corrupted_raw_interval_chunk_fails_loudly(with_reference: Path, tmp_path: Path) -> None:
+    """Track intervals are raw and read in place from the mapped shard; a flipped byte is
+    caught by the chunk's crc32c the first time a batch touches it."""
+    copy = tmp_path / "damaged_values.gvl"
+    shutil.copytree(with_reference, copy)
+    shard = copy / "tracks" / "bigwig" / "values" / "c" / "0"
+    data = bytearray(shard.read_bytes())
+    data[10] ^= 0x40
+    shard.write_bytes(bytes(data))
+    ds = gvl.Dataset.open(copy, return_sequences=False)
+    with pytest.raises(gvl.DamagedStoreError, match=r"tracks/bigwig/values.*checksum"):
+        ds[:, :]
+
+
+def test_interval_arrays_are_raw_single_shards(with_reference: Path) -> None:
+    g = zarr.open_group(with_reference, mode="r")
+    for name in ("starts", "ends", "values"):
+        arr = g[f"tracks/bigwig/{name}"]
+        (codec,) = arr.metadata.codecs
+        assert [type(c) for c in codec.codecs] == [zarr.codecs.BytesCodec, zarr.codecs.Crc32cCodec]
+        assert arr.metadata.chunk_grid.chunk_shape[0] >= arr.shape[0]  # one shard
+    ds = gvl.Dataset.open(with_reference)
+    assert ds._data.tracks["bigwig"].intervals.mapped is not None

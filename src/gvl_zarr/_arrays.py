@@ -9,6 +9,8 @@ damaged store, never zeros.
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import google_crc32c
 import numpy as np
@@ -46,6 +48,15 @@ def grid_chunks(shape: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...
     return inner, shard
 
 
+RAW_CODECS = (zarr.codecs.Crc32cCodec(),)
+"""Inner chunks of `raw` arrays (track intervals): `bytes` → crc32c, no compression, so
+local reads copy rows straight out of the memory-mapped shard (docs/format.md)."""
+
+
+def compressors_for(spec: schema.ArraySpec) -> tuple:
+    return RAW_CODECS if spec.raw else COMPRESSORS
+
+
 def create(group: zarr.Group, spec: schema.ArraySpec, data: np.ndarray, *, sharded: bool = True):
     """Create `spec`'s array in `group` holding `data`: sharded unless `sharded=False`
     (small per-region arrays, read whole at open) or a string array."""
@@ -73,6 +84,8 @@ def create(group: zarr.Group, spec: schema.ArraySpec, data: np.ndarray, *, shard
     else:
         if data.ndim == 1:
             inner, shard = flat_chunks(data.shape[0], spec.np_dtype.itemsize, spec.dims[0])
+            if spec.raw:  # one shard: one mapping per array when read locally
+                shard = (_round_up(data.shape[0], inner[0]),)
         else:
             inner, shard = grid_chunks(data.shape)
         arr = group.create_array(
@@ -82,7 +95,7 @@ def create(group: zarr.Group, spec: schema.ArraySpec, data: np.ndarray, *, shard
             chunks=inner,
             shards=shard,
             dimension_names=list(spec.dims),
-            compressors=COMPRESSORS,
+            compressors=compressors_for(spec),
             attributes=attrs,
             config={"write_empty_chunks": True},
         )
@@ -99,7 +112,20 @@ _CLEVEL = COMPRESSORS[0].clevel
 _EMPTY_ENTRY = np.uint64(2**64 - 1)
 
 
-def encode_shard(rows: np.ndarray, inner: int, n_inner: int) -> bytes:
+def encode_chunk(chunk: np.ndarray, raw: bool) -> bytes:
+    """One inner chunk as stored: little-endian bytes, Blosc-compressed unless `raw`, then
+    its crc32c (4 bytes, little endian)."""
+    body = np.ascontiguousarray(chunk.astype(chunk.dtype.newbyteorder("<"), copy=False))
+    data = body.tobytes() if raw else blosc.compress(body, _CNAME, _CLEVEL, 1)
+    return data + google_crc32c.value(data).to_bytes(4, "little")
+
+
+def encode_index(index: np.ndarray) -> bytes:
+    raw_index = np.ascontiguousarray(index, "<u8").tobytes()
+    return raw_index + google_crc32c.value(raw_index).to_bytes(4, "little")
+
+
+def encode_shard(rows: np.ndarray, inner: int, n_inner: int, raw: bool = False) -> bytes:
     """One shard of a 1-D array in the sharding codec's format (inner chunks `bytes` →
     Blosc → crc32c, then the index (offset, nbytes) per inner chunk + its crc32c); inner
     chunks past `rows` are absent. Byte-for-byte what zarr writes, ~30× faster: zarr 3.1
@@ -111,13 +137,11 @@ def encode_shard(rows: np.ndarray, inner: int, n_inner: int) -> bytes:
         chunk = rows[i * inner : (i + 1) * inner]
         if len(chunk) < inner:  # edge chunk: padded with the fill value, as zarr does
             chunk = np.concatenate([chunk, np.zeros(inner - len(chunk), rows.dtype)])
-        body = blosc.compress(np.ascontiguousarray(chunk.astype(chunk.dtype.newbyteorder("<"))), _CNAME, _CLEVEL, 1)
-        blob = body + google_crc32c.value(body).to_bytes(4, "little")
+        blob = encode_chunk(chunk, raw)
         index[i] = (offset, len(blob))
         offset += len(blob)
         parts.append(blob)
-    raw_index = index.tobytes()
-    parts.append(raw_index + google_crc32c.value(raw_index).to_bytes(4, "little"))
+    parts.append(encode_index(index))
     return b"".join(parts)
 
 
@@ -126,12 +150,14 @@ def write_shards(arr: zarr.Array, start: int, rows: np.ndarray) -> None:
     (codec,) = arr.metadata.codecs
     inner = int(codec.chunk_shape[0])
     shard = int(arr.metadata.chunk_grid.chunk_shape[0])
+    raw = not any(isinstance(c, zarr.codecs.BloscCodec) for c in codec.codecs)
+    rows = np.asarray(rows, arr.dtype)
     assert start % shard == 0
     store, prefix = arr.store_path.store, arr.store_path.path
     proto = default_buffer_prototype()
     for k in range(0, len(rows), shard):
         key = arr.metadata.encode_chunk_key(((start + k) // shard,))
-        data = encode_shard(rows[k : k + shard], inner, shard // inner)
+        data = encode_shard(rows[k : k + shard], inner, shard // inner, raw)
         sync(store.set(f"{prefix}/{key}" if prefix else key, proto.buffer.from_bytes(data)))
 
 
@@ -200,3 +226,81 @@ def create_track(
     create(group, specs[0], offsets)
     for i, spec in enumerate(specs[1:]):
         create(group, spec, np.concatenate([p[i] for p in parts]) if parts else np.zeros(0, spec.np_dtype))
+
+
+class RawAppender:
+    """Streams rows of parallel raw 1-D arrays (track intervals) into one shard file each.
+
+    Full inner chunks go straight to `<array>.shard-tmp` next to the array as rows arrive
+    (the writer holds less than one chunk per array); `close` appends the shard index,
+    creates the array with its final shape and moves the file into place as shard 0."""
+
+    def __init__(self, group: zarr.Group, specs: tuple[schema.ArraySpec, ...]) -> None:
+        root = Path(group.store.root) / group.path  # writes always go to a local folder
+        self._group = group
+        self._specs = specs
+        self._inner = [flat_chunks(1 << 62, s.np_dtype.itemsize, s.dims[0])[0][0] for s in specs]
+        self._tmp = [root / f"{s.path}.shard-tmp" for s in specs]
+        for path in self._tmp:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._files = [open(path, "wb") for path in self._tmp]  # noqa: SIM115 (closed in close)
+        self._index: list[list[tuple[int, int]]] = [[] for _ in specs]
+        self._offset = [0] * len(specs)
+        self._pending: list[list[np.ndarray]] = [[] for _ in specs]
+        self._n_pending = [0] * len(specs)
+        self.n_rows = 0
+        """Rows appended so far."""
+
+    def append(self, *parts: np.ndarray) -> int:
+        """Append one part per array (equal lengths); returns the first row of the part."""
+        first = self.n_rows
+        self.n_rows += len(parts[0])
+        for i, (spec, part) in enumerate(zip(self._specs, parts, strict=True)):
+            if len(part):
+                self._pending[i].append(np.asarray(part, spec.np_dtype))
+                self._n_pending[i] += len(part)
+                if self._n_pending[i] >= self._inner[i]:
+                    self._emit(i, final=False)
+        return first
+
+    def _emit(self, i: int, final: bool) -> None:
+        rows = np.concatenate(self._pending[i]) if len(self._pending[i]) > 1 else self._pending[i][0]
+        inner = self._inner[i]
+        n_full = len(rows) // inner
+        for k in range(n_full + (1 if final and len(rows) % inner else 0)):
+            chunk = rows[k * inner : (k + 1) * inner]
+            if len(chunk) < inner:
+                chunk = np.concatenate([chunk, np.zeros(inner - len(chunk), chunk.dtype)])
+            blob = encode_chunk(chunk, raw=True)
+            self._files[i].write(blob)
+            self._index[i].append((self._offset[i], len(blob)))
+            self._offset[i] += len(blob)
+        rest = rows[n_full * inner :] if not final else rows[:0]
+        self._pending[i] = [rest] if len(rest) else []
+        self._n_pending[i] = len(rest)
+
+    def close(self) -> None:
+        """Write the last chunks and the index, then create the arrays."""
+        for i, spec in enumerate(self._specs):
+            if self._n_pending[i]:
+                self._emit(i, final=True)
+            if self._index[i]:
+                self._files[i].write(encode_index(np.array(self._index[i], "<u8")))
+            self._files[i].close()
+            inner = self._inner[i]
+            arr = self._group.create_array(
+                spec.path, shape=(self.n_rows,), dtype=spec.np_dtype, chunks=(inner,),
+                shards=(_round_up(self.n_rows, inner),), dimension_names=list(spec.dims),
+                compressors=RAW_CODECS, attributes={"description": spec.doc}, config={"write_empty_chunks": True},
+            )  # fmt: skip
+            if self.n_rows:
+                target = self._tmp[i].parent / Path(spec.path).name / arr.metadata.encode_chunk_key((0,))
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self._tmp[i], target)
+            else:
+                self._tmp[i].unlink()
+
+
+def appender(group: zarr.Group, specs: tuple[schema.ArraySpec, ...]) -> FlatAppender | RawAppender:
+    """The streaming writer for `specs`: one shard per raw array, whole shards otherwise."""
+    return RawAppender(group, specs) if all(s.raw for s in specs) else FlatAppender(group, specs)

@@ -56,14 +56,14 @@ def _check_codecs(array: zarr.Array, where: str) -> ShardingCodec:
     ok = (
         len(codecs) == 1
         and isinstance(codecs[0], ShardingCodec)
-        and [type(c) for c in codecs[0].codecs] == [BytesCodec, BloscCodec, Crc32cCodec]
+        and [type(c) for c in codecs[0].codecs] in ([BytesCodec, BloscCodec, Crc32cCodec], [BytesCodec, Crc32cCodec])
         and [type(c) for c in codecs[0].index_codecs] == [BytesCodec, Crc32cCodec]
         and codecs[0].index_location.value == "end"
     )
     if not ok:
         raise IncompleteDatasetError(
             f"{where}: array {array.path!r} is not laid out as this gvl_zarr writes it "
-            "(sharded, blosc + crc32c inner chunks); re-write the dataset with this version."
+            "(sharded; blosc + crc32c or raw + crc32c inner chunks); re-write the dataset with this version."
         )
     return codecs[0]
 
@@ -88,6 +88,7 @@ class ShardedArray:
 
     def __init__(self, array: zarr.Array, cache: ChunkCache, where: str) -> None:
         sharding = _check_codecs(array, where)
+        self.raw = not any(isinstance(c, BloscCodec) for c in sharding.codecs)
         self.where = where
         self.path = array.path
         self.shape = tuple(int(n) for n in array.shape)
@@ -208,6 +209,11 @@ class ShardedArray:
             raise self._damaged(coords, "fails its crc32c checksum")
         out = np.empty(self.inner, self.dtype)
         body = memoryview(blob)[:-4]
+        if self.raw:
+            if len(body) != out.nbytes:
+                raise self._damaged(coords, f"holds {len(body)} bytes, expected {out.nbytes}")
+            out.reshape(-1).view(np.uint8)[:] = np.frombuffer(body, np.uint8)
+            return out
         try:
             # blosc header: version, versionlz, flags, typesize, then nbytes (uint32 LE)
             if len(body) < 16 or int.from_bytes(body[4:8], "little") != out.nbytes:
@@ -218,9 +224,7 @@ class ShardedArray:
         if self.value_range is not None and out.size:
             lo, hi = self.value_range
             if int(out.min()) < lo or int(out.max()) > hi:
-                raise self._damaged(
-                    coords, f"holds values outside [{lo}, {hi}] (rows of another array it indexes)"
-                )
+                raise self._damaged(coords, f"holds values outside [{lo}, {hi}] (rows of another array it indexes)")
         return out
 
     def _key(self, shard: tuple[int, ...]) -> str:
@@ -384,7 +388,8 @@ class FlatArray(ShardedArray):
 
 class Table:
     """Flat arrays over one row dimension (same rows per inner chunk), read together: one
-    plan, and one row numbering for all of them in what `ranges` returns."""
+    plan, and one row numbering for all of them in what `ranges` returns. Raw arrays of a
+    local store are read in place from their mapped shard (`_mapped.py`)."""
 
     def __init__(self, *arrays: FlatArray) -> None:
         inner = {a.inner for a in arrays}
@@ -395,6 +400,9 @@ class Table:
             )
         self.arrays = arrays
         self.decoded_nbytes = sum(a.decoded_nbytes for a in arrays)
+        from ._mapped import MappedArray
+
+        self.mapped = [MappedArray(a) for a in arrays] if all(MappedArray.usable(a) for a in arrays) else None
 
     @property
     def resident(self) -> bool:
@@ -408,6 +416,10 @@ class Table:
         """([data of each array], new_lo), as `FlatArray.ranges`."""
         lo = np.asarray(lo, np.int64).ravel()
         hi = np.asarray(hi, np.int64).ravel()
+        if self.mapped is not None:
+            from ._mapped import mapped_ranges
+
+            return mapped_ranges(self.mapped, lo, hi)
         if self.resident:
             return [a.ensure_rows(lo, hi) for a in self.arrays], lo
         needed, new_lo = self.arrays[0].plan(lo, hi)

@@ -112,7 +112,7 @@ class StoreData:
         if self.has_genotypes:
             candidates += [[self.v_pos, self.v_ref_len, self.alt_offsets, self.alt], [self.call_offsets], [self.calls]]
         candidates += [[t.offsets] for t in self.tracks.values()]
-        candidates += [[t.intervals] for t in self.tracks.values()]
+        candidates += [[t.intervals] for t in self.tracks.values() if t.intervals.mapped is None]
         for group in candidates:
             if not any(a.resident for a in group) and self.cache.reserve(sum(a.decoded_nbytes for a in group)):
                 for a in group:

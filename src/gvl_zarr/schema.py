@@ -14,7 +14,8 @@ from .errors import IncompleteDatasetError
 
 FORMAT_VERSION = 2
 """Bumped whenever an array is added, removed or changes meaning. 2: sharded arrays with
-crc32c-checked inner chunks, the reference stored in the store."""
+crc32c-checked inner chunks, the reference stored in the store, track intervals as
+uncompressed int32/int32/float32."""
 
 COMPLETE_ATTR = "gvl_zarr_complete"
 """Root attribute written last by `write`; a store without it is not opened."""
@@ -26,7 +27,7 @@ reference): a random instance reads and decodes a few of these, not megabytes. 8
 instances/s on the kit (fewer bytes decoded and staged per instance); fixed per-chunk costs
 (~25 µs) make smaller chunks no better."""
 
-ROWS_PER_CHUNK = {"interval": 1024}
+ROWS_PER_CHUNK = {"interval": 2048}
 """Rows per inner chunk where arrays of one row dimension differ in itemsize: a track's
 starts, ends (int64) and values (float32) share their chunk boundaries, so a batch reads the
 same chunks of all three and one row numbering serves them. Other flat arrays:
@@ -52,6 +53,10 @@ class ArraySpec:
     dims: tuple[str, ...]
     dtype: str
     doc: str
+
+    raw: bool = False
+    """Stored uncompressed in one shard (inner chunks `bytes` → crc32c): read in place from
+    memory-mapped files locally (see MAPPED_ARRAYS in docs/format.md)."""
 
     @property
     def np_dtype(self) -> np.dtype:
@@ -114,9 +119,9 @@ def track_specs(name: str) -> tuple[ArraySpec, ...]:
             "int64",
             "[start, end) into the interval arrays for each (region, sample).",
         ),
-        ArraySpec(f"{base}/starts", ("interval",), "int64", "0-based interval start."),
-        ArraySpec(f"{base}/ends", ("interval",), "int64", "Exclusive interval end."),
-        ArraySpec(f"{base}/values", ("interval",), "float32", "Value over the interval."),
+        ArraySpec(f"{base}/starts", ("interval",), "int32", "0-based interval start.", raw=True),
+        ArraySpec(f"{base}/ends", ("interval",), "int32", "Exclusive interval end.", raw=True),
+        ArraySpec(f"{base}/values", ("interval",), "float32", "Value over the interval.", raw=True),
     )
 
 

@@ -21,7 +21,7 @@ import zarr
 from tqdm.auto import tqdm
 
 from . import schema
-from ._arrays import FlatAppender, create
+from ._arrays import appender, create
 from ._chunks import range_index
 from ._contigs import require_contig
 from ._kernels.calls import sparse_calls
@@ -290,7 +290,7 @@ def _write_genotypes(
     fetch_end = hi.copy()
     offsets = np.zeros((n_regions, n_samples, vcf.ploidy, 2), np.int64)
     acc = _Variants()
-    call_rows = FlatAppender(root, schema.GENOTYPES[1:])  # streamed: calls outgrow memory first
+    call_rows = appender(root, schema.GENOTYPES[1:])  # streamed: calls outgrow memory first
     groups = group_spans(contig_idx, lo, hi)
     for group in tqdm(groups, desc="genotypes", unit="region group", disable=not progress):
         contig = contigs[int(contig_idx[group[0]])]
@@ -405,7 +405,7 @@ def _write_track(root, track: TrackReader, contigs, contig_idx, lo, hi, samples,
     span and split per region, so a file is opened once and queried once per group
     (a query per (region, sample) cost 26.6 s for the 28-region kit with 2,504 files).
     Rows go in file order, then region; samples that share a file share its rows (their
-    offsets are equal). Rows stream into the store shard by shard (`FlatAppender`).
+    offsets are equal). Rows stream into the store chunk by chunk (`RawAppender`).
     """
     n_regions, n_samples = len(lo), len(samples)
     offsets = np.zeros((n_regions, n_samples, 2), np.int64)
@@ -414,7 +414,7 @@ def _write_track(root, track: TrackReader, contigs, contig_idx, lo, hi, samples,
         by_path.setdefault(track.paths[sample], []).append(s)
     groups = [np.asarray(g, np.int64) for g in group_spans(contig_idx, lo, hi)]
     specs = schema.track_specs(track.name)
-    rows = FlatAppender(root, specs[1:])
+    rows = appender(root, specs[1:])
     for path, idx in tqdm(by_path.items(), desc=f"track {track.name}", unit="file", disable=not progress):
         sample = samples[idx[0]]
         names: dict[str, str] = {}
