@@ -273,6 +273,7 @@ def bench_system(
     for length, case in setups.items():
         if system.writes_dataset or system.preload:
             result["write"][str(length)] = run_task(system, "write", f"L{length}", case)
+            os.sync()  # reads should not compete with the write-back of what was just written
     failed = next((w for w in result["write"].values() if "error" in w), None)
     if failed:
         return {**result, "error": failed["error"]}

@@ -95,3 +95,23 @@ def test_kernel_matches_reference(case) -> None:
         1,
     )
     assert ref_out[0].tobytes().decode() == apply_calls(ref, origin, [], win, length)[0]
+
+
+def test_kernel_crc32c_equals_google_crc32c() -> None:
+    import google_crc32c
+
+    from gvl_zarr._kernels.crc32c import TABLES, crc32c, first_bad_chunk
+
+    rng = np.random.default_rng(2)
+    for n in (0, 1, 7, 8, 9, 4096, 8195):
+        buf = rng.integers(0, 256, n + 5).astype(np.uint8)
+        assert crc32c(buf, 3, n, TABLES) == google_crc32c.value(buf[3 : 3 + n].tobytes())
+    body = 64
+    chunks = [rng.integers(0, 256, body).astype(np.uint8) for _ in range(3)]
+    blob = b"".join(c.tobytes() + google_crc32c.value(c.tobytes()).to_bytes(4, "little") for c in chunks)
+    buf = np.frombuffer(blob, np.uint8).copy()
+    offs = np.arange(3, dtype=np.int64) * (body + 4)
+    ids = np.arange(3, dtype=np.int64)
+    assert first_bad_chunk(buf, offs, body, ids, TABLES) == -1
+    buf[offs[1] + 5] ^= 1
+    assert first_bad_chunk(buf, offs, body, ids, TABLES) == 1

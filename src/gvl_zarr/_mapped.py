@@ -17,10 +17,10 @@ import mmap
 import os
 import threading
 
-import google_crc32c
 import numpy as np
 
 from ._chunks import _EMPTY, FlatArray, range_index
+from ._kernels.crc32c import TABLES, first_bad_chunk
 from ._kernels.gather import gather_chunked
 
 
@@ -73,13 +73,10 @@ class MappedArray:
         todo = chunks[~self._verified[chunks]]
         if todo.size == 0:
             return
-        buf, offs = self._buf, self._chunk_off
         body = self.arr._inner_size * self.arr.dtype.itemsize
-        for k in todo:
-            a = int(offs[k])
-            stored = int.from_bytes(buf[a + body : a + body + 4].tobytes(), "little")
-            if google_crc32c.value(buf[a : a + body].tobytes()) != stored:
-                raise self.arr._damaged((int(k),), "fails its crc32c checksum")
+        bad = first_bad_chunk(self._buf, self._chunk_off, body, todo, TABLES)
+        if bad >= 0:
+            raise self.arr._damaged((int(bad),), "fails its crc32c checksum")
         self._verified[todo] = True
         self._all_verified = bool(self._verified.all())
 
