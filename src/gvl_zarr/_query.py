@@ -208,9 +208,10 @@ class StoreData:
         self.__init__(state["location"], state["reference"], state.get("cache_bytes"), state.get("preload", True))
 
 
-def _preload(arrays: queue.SimpleQueue, step: int = 64) -> None:
+def _preload(arrays: queue.SimpleQueue, step: int = 16) -> None:
     """Decode every chunk of each queued array into its resident buffer, `step` chunks at a
-    time (each step holds the array's lock for ~1-2 ms, so batches are not held up)."""
+    time (each step holds the array's lock for well under a millisecond, so batches are not
+    held up)."""
     while True:
         arr = arrays.get()
         try:
