@@ -2,12 +2,19 @@
 
 Checking each chunk from Python (copy out of the mapping + google_crc32c) cost ~25 µs a
 chunk; on the 1,000-region store a shuffled batch touches ~100 new chunks, so verification
-alone held track reads to ~5k instances/s. Slice-by-8 tables; equal to google_crc32c (tested).
+alone held track reads to ~5k instances/s. On x86-64 with SSE4.2 the CPU's crc32 instruction
+runs at ~9 GB/s here; elsewhere slice-by-8 tables, ~1.8 GB/s. Both equal google_crc32c
+(tested).
 """
 
 from __future__ import annotations
 
+import llvmlite.binding as llvm
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from ._jit import kernel
 
@@ -32,8 +39,61 @@ def _tables() -> np.ndarray:
 TABLES = _tables()
 
 
+@intrinsic
+def _crc32_u64(typingctx, crc, word):
+    sig = types.uint64(types.uint64, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.IntType(64), [ir.IntType(64), ir.IntType(64)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.sse42.crc32.64.64")
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
+@intrinsic
+def _crc32_u8(typingctx, crc, byte):
+    sig = types.uint32(types.uint32, types.uint8)
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.IntType(32), [ir.IntType(32), ir.IntType(8)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.sse42.crc32.32.8")
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
+@intrinsic
+def _load_u64(typingctx, arr, offset):
+    """Unaligned little-endian 8-byte load from a uint8 array."""
+    sig = types.uint64(arr, types.intp)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = builder.bitcast(builder.gep(ary.data, [args[1]]), ir.IntType(64).as_pointer())
+        return builder.load(ptr, align=1)
+
+    return sig, codegen
+
+
 @kernel
-def crc32c(buf, start, n, t):
+def crc32c_sse42(buf, start, n, t):
+    """crc32c of buf[start:start + n] (uint8) with the SSE4.2 instruction (`t` unused)."""
+    crc = np.uint64(0xFFFFFFFF)
+    i = start
+    end = start + n
+    while i + 8 <= end:
+        crc = _crc32_u64(crc, _load_u64(buf, i))
+        i += 8
+    c = np.uint32(crc)
+    while i < end:
+        c = _crc32_u8(c, buf[i])
+        i += 1
+    return c ^ np.uint32(0xFFFFFFFF)
+
+
+@kernel
+def crc32c_table(buf, start, n, t):
     """crc32c of buf[start:start + n] (uint8)."""
     crc = np.uint32(0xFFFFFFFF)
     i = start
@@ -66,6 +126,17 @@ def crc32c(buf, start, n, t):
         crc = t[0, (crc ^ np.uint32(buf[i])) & np.uint32(0xFF)] ^ (crc >> np.uint32(8))
         i += 1
     return crc ^ np.uint32(0xFFFFFFFF)
+
+
+def _has_sse42() -> bool:
+    try:
+        return llvm.get_host_cpu_features().get("sse4.2", False)
+    except Exception:  # no feature query on this platform: use the tables
+        return False
+
+
+crc32c = crc32c_sse42 if _has_sse42() else crc32c_table
+"""The kernel used: SSE4.2 where the host has it."""
 
 
 @kernel
