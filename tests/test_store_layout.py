@@ -221,3 +221,16 @@ def test_interval_arrays_are_raw_single_shards(with_reference: Path) -> None:
         assert arr.metadata.chunk_grid.chunk_shape[0] >= arr.shape[0]  # one shard
     ds = gvl.Dataset.open(with_reference)
     assert ds._data.tracks["bigwig"].intervals.mapped is not None
+
+
+def test_background_verification_covers_every_mapped_chunk(with_reference: Path) -> None:
+    ds = gvl.Dataset.open(with_reference, return_sequences=False)
+    ds[0, 0]  # maps the intervals and starts the verifier
+    mapped = ds._data.tracks["bigwig"].intervals.mapped
+    deadline = time.monotonic() + 60
+    while not all(m._all_verified for m in mapped) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert all(m._verified.all() for m in mapped)
+    off = gvl.Dataset.open(with_reference, return_sequences=False, preload=False)
+    off[0, 0]
+    assert not any(m._all_verified for m in off._data.tracks["bigwig"].intervals.mapped)

@@ -395,7 +395,7 @@ class Table:
     plan, and one row numbering for all of them in what `ranges` returns. Raw arrays of a
     local store are read in place from their mapped shard (`_mapped.py`)."""
 
-    def __init__(self, *arrays: FlatArray) -> None:
+    def __init__(self, *arrays: FlatArray, background: bool = True) -> None:
         inner = {a.inner for a in arrays}
         if len(inner) != 1 or len({a.shape for a in arrays}) != 1:
             raise IncompleteDatasetError(
@@ -406,7 +406,8 @@ class Table:
         self.decoded_nbytes = sum(a.decoded_nbytes for a in arrays)
         from ._mapped import MappedArray
 
-        self.mapped = [MappedArray(a) for a in arrays] if all(MappedArray.usable(a) for a in arrays) else None
+        usable = all(MappedArray.usable(a) for a in arrays)
+        self.mapped = [MappedArray(a, background) for a in arrays] if usable else None
 
     @property
     def resident(self) -> bool:

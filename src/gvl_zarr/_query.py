@@ -155,7 +155,12 @@ class StoreData:
         info = self.attrs.get("track_info", {}).get(name, {})
         return _Track(
             offsets=GridArray(self.group[f"{base}/offsets"], self.cache, self.name),
-            intervals=Table(self._flat(f"{base}/starts"), self._flat(f"{base}/ends"), self._flat(f"{base}/values")),
+            intervals=Table(
+                self._flat(f"{base}/starts"),
+                self._flat(f"{base}/ends"),
+                self._flat(f"{base}/values"),
+                background=self.preload,
+            ),
             max_jitter=int(info.get("max_jitter", self.max_jitter)),
         )
 

@@ -69,6 +69,8 @@ class Dataset:
         $GVL_ZARR_CACHE_BYTES, else 1 GiB (also "512MiB", "2GB"). Up to half of it holds whole
         arrays (the reference, variants, offsets, calls, then track intervals, as far as they
         fit), which `preload` fills in a background thread; the rest is an LRU of chunks.
+        Track intervals of a local store are read in place from memory-mapped files (file
+        pages, outside the budget); `preload` also verifies their checksums in the background.
         Keyword settings are passed to `with_settings`;
         jitter defaults to the dataset's max_jitter.
         """
