@@ -39,28 +39,25 @@ def _tables() -> np.ndarray:
 TABLES = _tables()
 
 
-@intrinsic
-def _crc32_u64(typingctx, crc, word):
-    sig = types.uint64(types.uint64, types.uint64)
+def _sse42_crc32(bits: int, name: str):
+    """An intrinsic calling LLVM's `name` (crc32 of a `bits`-wide word into the running crc)."""
+    crc_bits = 64 if bits == 64 else 32
+    crc_type = types.uint64 if bits == 64 else types.uint32
+    word_type = {64: types.uint64, 8: types.uint8}[bits]
 
-    def codegen(context, builder, signature, args):
-        fnty = ir.FunctionType(ir.IntType(64), [ir.IntType(64), ir.IntType(64)])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.sse42.crc32.64.64")
-        return builder.call(fn, args)
+    @intrinsic
+    def crc32(typingctx, crc, word):
+        def codegen(context, builder, signature, args):
+            fnty = ir.FunctionType(ir.IntType(crc_bits), [ir.IntType(crc_bits), ir.IntType(bits)])
+            return builder.call(cgutils.get_or_insert_function(builder.module, fnty, name), args)
 
-    return sig, codegen
+        return crc_type(crc_type, word_type), codegen
+
+    return crc32
 
 
-@intrinsic
-def _crc32_u8(typingctx, crc, byte):
-    sig = types.uint32(types.uint32, types.uint8)
-
-    def codegen(context, builder, signature, args):
-        fnty = ir.FunctionType(ir.IntType(32), [ir.IntType(32), ir.IntType(8)])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.x86.sse42.crc32.32.8")
-        return builder.call(fn, args)
-
-    return sig, codegen
+_crc32_u64 = _sse42_crc32(64, "llvm.x86.sse42.crc32.64.64")
+_crc32_u8 = _sse42_crc32(8, "llvm.x86.sse42.crc32.32.8")
 
 
 @intrinsic
