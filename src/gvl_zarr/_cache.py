@@ -154,11 +154,6 @@ class ChunkCache:
             for key in [k for k in self._items if isinstance(k, tuple) and k[0] == prefix]:
                 self.nbytes -= self._items.pop(key).nbytes
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self.nbytes = 0
-
     def stats(self) -> dict[str, int]:
         """Budget, bytes reserved for whole arrays, bytes of chunks held, chunks held, hits,
         misses and bytes decoded so far."""

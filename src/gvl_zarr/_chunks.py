@@ -360,6 +360,8 @@ class FlatArray(ShardedArray):
     def whole(self) -> np.ndarray:
         """Every row, decoded into the resident buffer (resident arrays only)."""
         assert self.resident
+        if self._complete:  # the per-batch case: no index array to build
+            return self._buffer  # type: ignore[return-value]
         return self._ensure(np.arange(-(-self.shape[0] // self.inner[0]))[:, None])
 
     def ranges(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

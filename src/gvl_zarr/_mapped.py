@@ -19,7 +19,7 @@ import threading
 
 import numpy as np
 
-from ._chunks import _EMPTY, FlatArray, range_index
+from ._chunks import _EMPTY, FlatArray
 from ._kernels.crc32c import TABLES, first_bad_chunk
 from ._kernels.gather import gather_chunked
 
@@ -60,8 +60,13 @@ class MappedArray:
         self._chunk_off = entries[:, 0].astype(np.int64)
         self._buf = np.frombuffer(mem, np.uint8)
 
-    def verify(self, lo: np.ndarray, hi: np.ndarray) -> None:
-        """Check the crc32c of every chunk rows [lo, hi) touch, once per chunk."""
+    @property
+    def all_verified(self) -> bool:
+        """Mapped, and every chunk's checksum checked in this process's lifetime."""
+        return self._all_verified and self._buf is not None
+
+    def verify(self, chunks: np.ndarray) -> None:
+        """Check the crc32c of chunks `chunks` (sorted ids), each once per process."""
         if self._buf is None:
             with self._lock:
                 if self._buf is None:
@@ -71,33 +76,30 @@ class MappedArray:
         if self.background and self._bg_pid != os.getpid():
             self._bg_pid = os.getpid()  # one verifier per process: forked workers start theirs
             threading.Thread(target=self._verify_all, daemon=True, name="gvl_zarr-verify").start()
-        c = self.arr.inner[0]
-        nz = hi > lo
-        first, last = lo[nz] // c, (hi[nz] - 1) // c
-        chunks = np.unique(range_index(first, last - first + 1))
         todo = chunks[~self._verified[chunks]]
-        if todo.size == 0:
-            return
+        if todo.size:
+            bad = self._check(todo)
+            if bad >= 0:
+                raise self.arr._damaged((bad,), "fails its crc32c checksum")
+            self._all_verified = bool(self._verified.all())
+
+    def _check(self, ids: np.ndarray) -> int:
+        """Verify chunks `ids` and mark them; the first bad one, or -1 (none marked then)."""
         body = self.arr._inner_size * self.arr.dtype.itemsize
-        bad = first_bad_chunk(self._buf, self._chunk_off, body, todo, TABLES)
-        if bad >= 0:
-            raise self.arr._damaged((int(bad),), "fails its crc32c checksum")
-        self._verified[todo] = True
-        self._all_verified = bool(self._verified.all())
+        bad = int(first_bad_chunk(self._buf, self._chunk_off, body, ids, TABLES))
+        if bad < 0:
+            self._verified[ids] = True
+        return bad
 
     def _verify_all(self, step: int = 4096) -> None:
         """Verify every chunk in the background, 32 MiB at a time (the kernel releases the
         GIL), so batches stop paying first-touch checks after one pass over the store instead
         of one pass over its instances. A bad chunk is left for the batch that reads it."""
-        body = self.arr._inner_size * self.arr.dtype.itemsize
         for a in range(0, self.n_chunks, step):
             ids = np.arange(a, min(a + step, self.n_chunks), dtype=np.int64)
             ids = ids[~self._verified[ids]]
-            if ids.size == 0:
-                continue
-            if first_bad_chunk(self._buf, self._chunk_off, body, ids, TABLES) >= 0:
+            if ids.size and self._check(ids) >= 0:
                 return
-            self._verified[ids] = True
         self._all_verified = bool(self._verified.all())
 
     def gather(self, lo: np.ndarray, hi: np.ndarray, dst_lo: np.ndarray, out: np.ndarray) -> None:
@@ -114,12 +116,15 @@ def mapped_ranges(arrays: list[MappedArray], lo: np.ndarray, hi: np.ndarray) -> 
     lengths = np.maximum(hi - lo, 0)
     if lengths.size and (int(hi.max()) > shape0 or int(lo[lengths > 0].min(initial=0)) < 0):
         raise arrays[0].arr._damaged((int(hi.max()),), f"is referenced past the array's {shape0} rows")
+    if not all(m.all_verified for m in arrays):
+        chunks, _ = arrays[0].arr.plan(lo, hi)  # once for all: the arrays share chunking (Table)
+        for m in arrays:
+            m.verify(chunks)
     dst_lo = np.zeros(len(lo), np.int64)
     np.cumsum(lengths[:-1], out=dst_lo[1:])
     total = int(lengths.sum())
     outs = []
     for m in arrays:
-        m.verify(lo, hi)
         out = np.empty(total, m.arr.dtype)
         m.gather(lo, np.maximum(hi, lo), dst_lo, out)
         outs.append(out)
