@@ -345,6 +345,36 @@ class Dataset:
             return out
         return _process_rng(self.settings.seed).integers(-j, j + 1, len(ds_idx))
 
+    # --------------------------------------------------------------- xarray
+    def to_xarray(self, chunks: dict[str, int] | None = None) -> Any:
+        """A lazy `xarray.Dataset` of this selection and settings, backed by dask.
+
+        Variables: `haplotypes` (region, sample, ploid, position) `S1`; one float32 variable
+        per track, realigned to the haplotypes (region, sample, ploid, position), or in
+        reference coordinates (region, sample, position) without haplotypes; `reference`
+        (region, position), or (region, sample, position) with jitter; `n_variants` and
+        `haplotype_length` (region, sample, ploid). Blocks follow the store's chunks;
+        `chunks={"region": n, "sample": m}` sets their sizes. Jitter shifts are fixed per
+        (seed, instance) as with deterministic=True. See docs/xarray.md.
+        """
+        from .xarray_view import to_xarray
+
+        return to_xarray(self, chunks)
+
+    def n_variants(self) -> np.ndarray:
+        """ALT calls applied to each haplotype within its window, (n_regions, n_samples,
+        ploidy) int32, from the stored calls (no sequences built); see docs/xarray.md."""
+        from ._summaries import grid
+
+        return grid(self, 0)
+
+    def haplotype_lengths(self) -> np.ndarray:
+        """Personal bases of each haplotype's window before it is cut or padded to
+        `region_length`, (n_regions, n_samples, ploidy) int64; see docs/xarray.md."""
+        from ._summaries import grid
+
+        return grid(self, 1)
+
     # ------------------------------------------------------ transformed tracks
     def write_transformed_track(
         self,
