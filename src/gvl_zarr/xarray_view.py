@@ -13,6 +13,7 @@ unpickled in another process (a dask worker) they open the store once per proces
 
 from __future__ import annotations
 
+import difflib
 import os
 import threading
 from dataclasses import replace
@@ -22,6 +23,7 @@ import numpy as np
 import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
+from xarray.indexes import PandasIndex
 
 from . import _summaries, schema
 from ._query import StoreData
@@ -149,6 +151,35 @@ def _as_indices(key: Any, n: int) -> np.ndarray:
     return np.where(arr < 0, arr + n, arr)
 
 
+class LabelIndex(PandasIndex):
+    """The index of `region` and `sample`: a PandasIndex whose KeyError for unknown labels
+    names them with their closest known labels (xarray's own names only the index)."""
+
+    def sel(self, labels: dict[Any, Any], method: Any = None, tolerance: Any = None) -> Any:
+        try:
+            return super().sel(labels, method=method, tolerance=tolerance)
+        except KeyError:
+            (value,) = labels.values()
+            wanted = np.atleast_1d(np.asarray(getattr(value, "values", value), dtype=object)).ravel()
+            known = [str(label) for label in self.index]
+            missing = [str(v) for v in wanted if str(v) not in set(known)]
+            if not missing:
+                raise
+            hints = "; ".join(
+                f"{m!r} (close matches: {difflib.get_close_matches(m, known, n=3, cutoff=0.6) or 'none'})"
+                for m in missing[:5]
+            )
+            raise KeyError(f"{self.dim} label(s) not in this view: {hints}") from None
+
+
+def _labelled(x: xr.Dataset) -> xr.Dataset:
+    """`x` with LabelIndex on region and sample, without the ploid coordinate when no
+    variable has that dim (a store without genotypes read in reference coordinates)."""
+    if not any("ploid" in v.dims for v in x.data_vars.values()):
+        x = x.drop_vars("ploid")
+    return x.drop_indexes(["region", "sample"]).set_xindex("region", LabelIndex).set_xindex("sample", LabelIndex)
+
+
 # ------------------------------------------------------------------------------ assembly
 def variables(ds: Dataset) -> dict[str, tuple[tuple[str, ...], InstanceArray]]:
     """(dims, lazy array) of every variable the view of `ds` has."""
@@ -249,20 +280,30 @@ def attributes(ds: Dataset) -> dict[str, Any]:
 
 
 def default_chunks(ds: Dataset, chunks: dict[str, int] | None = None) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(region block sizes, sample block sizes): runs of the selection within one store chunk
-    of GRID_INNER (8 regions × 32 samples) merged up to about TARGET_BLOCK_BYTES, or the
-    sizes asked for in `chunks` ({"region": n, "sample": m})."""
+    """(region block sizes, sample block sizes): the sizes asked for in `chunks`
+    ({"region": n, "sample": m}, either optional), else runs of the selection within the
+    store's GRID_INNER chunks (8 regions × 32 samples), regions merged up to about
+    TARGET_BLOCK_BYTES."""
     chunks = chunks or {}
     cr, cs = schema.GRID_INNER
     per_block = cr * cs * ds.ploidy * ds.region_length * 4
-    sample_size = int(chunks.get("sample", cs))
-    region_size = int(chunks.get("region", cr * max(1, TARGET_BLOCK_BYTES // per_block)))
-    return _aligned(ds._regions, region_size, cr), _aligned(ds._samples, sample_size, cs)
+    regions = _fixed(ds.n_regions, chunks["region"]) if "region" in chunks else None
+    samples = _fixed(ds.n_samples, chunks["sample"]) if "sample" in chunks else None
+    return (
+        regions or _aligned(ds._regions, cr * max(1, TARGET_BLOCK_BYTES // per_block), cr),
+        samples or _aligned(ds._samples, cs, cs),
+    )
+
+
+def _fixed(n: int, size: int) -> tuple[int, ...]:
+    size = max(1, int(size))
+    return tuple(min(size, n - lo) for lo in range(0, n, size)) or (0,)
 
 
 def _aligned(global_idx: np.ndarray, size: int, chunk: int) -> tuple[int, ...]:
     """Block sizes over a selection: a new block starts where the store chunk changes after
-    `size` or more items, so blocks of an ascending selection hold whole store chunks."""
+    `size` or more items (or after 2 × size items), so blocks of an ascending selection
+    hold whole store chunks."""
     n = len(global_idx)
     if n == 0:
         return (0,)
@@ -306,7 +347,7 @@ def to_xarray(ds: Dataset, chunks: dict[str, int] | None = None) -> xr.Dataset:
             meta=np.empty((0,) * len(dims), arr.dtype),
         )
         data_vars[name] = (dims, lazy)
-    return xr.Dataset(data_vars, coords=coordinates(ds), attrs=attributes(ds))
+    return _labelled(xr.Dataset(data_vars, coords=coordinates(ds), attrs=attributes(ds)))
 
 
 def to_lazy_xarray(ds: Dataset, drop_variables: Any = None) -> xr.Dataset:
@@ -322,4 +363,4 @@ def to_lazy_xarray(ds: Dataset, drop_variables: Any = None) -> xr.Dataset:
         preferred = {"region": r_chunks[0], "sample": s_chunks[0]}
         var.encoding["preferred_chunks"] = {dim: preferred.get(dim, n) for dim, n in zip(dims, arr.shape, strict=True)}
         data_vars[name] = var
-    return xr.Dataset(data_vars, coords=coordinates(ds), attrs=attributes(ds))
+    return _labelled(xr.Dataset(data_vars, coords=coordinates(ds), attrs=attributes(ds)))
