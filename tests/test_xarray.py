@@ -116,6 +116,8 @@ def test_tracks_in_reference_coordinates_and_reference(ds: gvl.Dataset) -> None:
     np.testing.assert_array_equal(x.reference.values, seqs[:, 0])
     tracks_only = ds.with_settings(jitter=0, return_sequences=None).to_xarray()
     np.testing.assert_array_equal(tracks_only.bigwig.isel(region=[3, 4]).values, tracks[[3, 4]])
+    no_tracks = ds.with_settings(jitter=0, return_tracks=None).to_xarray()
+    assert set(no_tracks.data_vars) == {"haplotypes", "reference", "n_variants", "haplotype_length"}
 
 
 def test_view_of_a_subset_keeps_its_selection(ds: gvl.Dataset) -> None:

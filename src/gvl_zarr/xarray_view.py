@@ -198,7 +198,7 @@ def variables(ds: Dataset) -> dict[str, tuple[tuple[str, ...], InstanceArray]]:
         else:
             ref = InstanceArray(src, "reference", (nr, ns, length), "S1", True)
             out["reference"] = (("region", "sample", "position"), ref)
-    for name in d.tracks:
+    for name in st.return_tracks:
         if st.return_sequences == "haplotypes":
             out[name] = (hap_dims, InstanceArray(src, f"track:{name}", (nr, ns, p, length), np.float32, True))
         else:
@@ -213,10 +213,7 @@ def variables(ds: Dataset) -> dict[str, tuple[tuple[str, ...], InstanceArray]]:
 def _with_view_settings(ds: Dataset) -> Dataset:
     from .dataset import Dataset
 
-    st = view_settings(ds.settings)
-    if st.return_sequences is None and ds._data.ref is not None and not st.return_tracks:
-        st = replace(st, return_sequences="haplotypes" if ds._data.has_genotypes else "reference")
-    return Dataset(ds._data, ds._regions, ds._samples, st)
+    return Dataset(ds._data, ds._regions, ds._samples, view_settings(ds.settings))
 
 
 def coordinates(ds: Dataset) -> dict[str, Any]:
