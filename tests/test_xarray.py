@@ -105,6 +105,26 @@ def test_view_reads_only_the_chunks_of_the_selection(tiles_dataset: Path, loads:
     assert view_chunks < set(loads)
 
 
+def test_selection_across_blocks_reads_only_its_instances(tiles_dataset: Path, monkeypatch) -> None:
+    reads: list[tuple[str, list, list]] = []
+    original = xarray_view.Source.read
+
+    def counting(self, kind, r, s):
+        reads.append((kind, r.tolist(), s.tolist()))
+        return original(self, kind, r, s)
+
+    monkeypatch.setattr(xarray_view.Source, "read", counting)
+    ds = gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0)
+    x = ds.to_xarray(chunks={"region": 8, "sample": 3})
+    got = x.bigwig.isel(region=slice(6, 10)).sel(sample="HG00097").compute()
+    assert sorted(reads) == [("track:bigwig", [6, 7], [2]), ("track:bigwig", [8, 9], [2])]
+    np.testing.assert_array_equal(got.values, ds[6:10, 2][1])
+    reads.clear()
+    counts = x.n_variants.sel(sample="NA12878").isel(region=slice(6, 10)).values
+    assert sorted(reads) == [("n_variants", [6, 7], [0]), ("n_variants", [8, 9], [0])]
+    np.testing.assert_array_equal(counts, ds.n_variants()[6:10, 0])
+
+
 def test_tracks_in_reference_coordinates_and_reference(ds: gvl.Dataset) -> None:
     plain = ds.with_settings(jitter=0, return_sequences="reference")
     x = plain.to_xarray()
@@ -204,7 +224,8 @@ def test_view_pickles_by_location_and_opens_once_per_process(ds: gvl.Dataset) ->
 
 
 def test_local_cluster_reduction_matches_local(tiles_dataset: Path) -> None:
-    distributed = pytest.importorskip("distributed")
+    import distributed
+
     ds = gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0)
     x = ds.to_xarray(chunks={"region": 8, "sample": 3})
     mean = x.bigwig.mean(("sample", "ploid"))  # per-region mean track over samples

@@ -35,11 +35,11 @@ def fuse_view_chains(dsk: dict) -> dict:
         inner, outkey = dict(node.args[0]), node.args[1]
         changed = False
         for k in list(inner):
-            chain = _chain(inner, k)
+            chain = _chain(inner, k, dsk)
             if chain is None or len(chain[2]) < 2:
                 continue
             base_key, first, indices = chain
-            base = inner[base_key]
+            base = inner.get(base_key, dsk.get(base_key))
             if not isinstance(base.value, InstanceArray):
                 continue
             try:
@@ -67,9 +67,11 @@ def _reachable(inner: dict, outkey: Any) -> dict:
     return {k: v for k, v in inner.items() if k in keep}
 
 
-def _chain(inner: dict, outkey: Any) -> tuple[Any, Task, list] | None:
+def _chain(inner: dict, outkey: Any, outer: dict) -> tuple[Any, Task, list] | None:
     """(base array key, innermost getter, indices innermost first) of the getter chain
-    ending at `outkey`, or None when the chain holds anything but getters and aliases."""
+    ending at `outkey`, or None when the chain holds anything but getters and aliases. The
+    base array is a data node of the subgraph or, when several blocks share it, of the
+    outer graph (`outer`)."""
     indices: list = []
     key = outkey
     while True:
@@ -84,7 +86,9 @@ def _chain(inner: dict, outkey: Any) -> tuple[Any, Task, list] | None:
         if not isinstance(ref, TaskRef) or not isinstance(index, tuple):
             return None
         indices.insert(0, index)
-        target = inner.get(ref.key)
+        target = inner.get(ref.key, outer.get(ref.key))
         if isinstance(target, DataNode):
             return ref.key, node, indices
+        if ref.key not in inner:
+            return None
         key = ref.key
