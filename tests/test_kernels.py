@@ -100,12 +100,9 @@ def test_kernel_matches_reference(case) -> None:
     alts = [c[2].encode() for c in calls]
     alt_offsets = np.concatenate([[0], np.cumsum([len(a) for a in alts])]).astype(np.int64)
     alt = np.frombuffer(b"".join(alts), np.uint8).copy() if alts else np.zeros(0, np.uint8)
-    variant_index = np.arange(len(calls), dtype=np.int32)
-    call_offsets = np.array([[[0, len(calls)]]], np.int64)
     # one track: value = 1 + index in the reference buffer, one interval per base
     starts = np.arange(origin, origin + len(ref), dtype=np.int64)
     values = (np.arange(len(ref)) + 1).astype(np.float32)
-    iv_offsets = np.array([[[0, len(ref)]]], np.int64)
     seq, coords = apply_calls(ref, origin, calls, win, length)
     expected = np.array([c - origin + 1 if 0 <= c - origin < len(ref) else 0 for c in coords], np.float32)
     _, _, v_of_base = apply_calls_annotated(ref, origin, calls, win, length)
@@ -113,7 +110,7 @@ def test_kernel_matches_reference(case) -> None:
         out, tracks, ann_var, ann_pos = _run_reconstruct(
             ref_arr, origin, pos, ref_len, alt_offsets, alt, starts, values, win, length, skip
         )
-        full, full_coords = apply_calls(ref, origin, calls, win, length + skip)
+        full, _ = apply_calls(ref, origin, calls, win, length + skip)
         assert out.tobytes().decode() == full[skip:]
         if skip == 0:
             assert out.tobytes().decode() == seq
@@ -123,7 +120,7 @@ def test_kernel_matches_reference(case) -> None:
     # the haplotype's length over [win, win + span) is where its reference coordinates pass the span
     span = max(1, length // 2)
     n = haplotype_lengths_one(pos, ref_len, alt_offsets, win, span)
-    long_seq, long_coords = apply_calls(ref, origin, calls, win, n + 40)
+    _, long_coords = apply_calls(ref, origin, calls, win, n + 40)
     assert all(c < win + span for c in long_coords[:n])
     assert n == len(long_coords) or long_coords[n] >= win + span
     ref_out = np.empty((1, length), np.uint8)

@@ -239,9 +239,7 @@ def _hap_length(v_pos, v_ref_len, alt_offsets, variant_index, c_lo, c_hi, ws, we
 
 
 @kernel
-def haplotype_lengths(
-    v_pos, v_ref_len, alt_offsets, variant_index, call_offsets, win_starts, span, out, b_lo, b_hi
-):
+def haplotype_lengths(v_pos, v_ref_len, alt_offsets, variant_index, call_offsets, win_starts, span, out, b_lo, b_hi):
     """out[b, p] = length of haplotype (b, p) over reference [win_starts[b], + span)."""
     for b in range(b_lo, b_hi):
         for p in range(out.shape[1]):

@@ -109,6 +109,7 @@ def main(out_dir: Path) -> None:
         lookup = {int(v): i for i, v in enumerate(used)}
         out["annotated_var_alt"] = np.array([lookup[int(v)] if v >= 0 else -1 for v in var_idx], np.int32)
         out["annotated_alts"] = np.array(alts, dtype="S")
+        out["samples"] = np.array(ds.samples)  # GenVarLoader's order, not SAMPLES'
         out["meta_version"] = np.array(VERSION)
         out["meta_max_jitter"] = np.array(MAX_JITTER)
     out_dir.mkdir(parents=True, exist_ok=True)
