@@ -173,7 +173,7 @@ def test_ragged_to_nested_tensor_and_dataloader(pds: gvl.Dataset, expected) -> N
     import torch
 
     ds = pds.with_tracks(["bw"]).with_len("ragged")
-    haps, tracks = ds[:2, :]
+    haps, _ = ds[:2, :]
     nested = gvl.to_nested_tensor(haps)
     assert nested.is_nested and nested.size(0) == 2 * 6 * 2
     lengths = haps.lengths.ravel()
