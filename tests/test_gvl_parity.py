@@ -190,3 +190,45 @@ def test_ragged_to_nested_tensor_and_dataloader(pds: gvl.Dataset, expected) -> N
     ann = pds.with_tracks(False).with_seqs("annotated").with_len("ragged").to_dataloader(batch_size=6)
     h, v, c = next(iter(ann))
     assert h.is_nested and v.dtype == torch.int32 and c.dtype == torch.int32
+
+
+def test_output_settings_errors_name_value_and_fix(pds: gvl.Dataset) -> None:
+    with pytest.raises(gvl.SettingsError, match=r"output length 1009 .* with_len\(<= 1008\)"):
+        pds.with_len(1009)
+    with pytest.raises(gvl.SettingsError, match=r"with_len\(<= 1000\)"):
+        pds.with_len(1004).with_settings(jitter=8)
+    for bad in ("padded", 0, -5, 2.5, True):
+        with pytest.raises(gvl.SettingsError, match="'ragged', 'variable' or a positive int"):
+            pds.with_len(bad)
+    with pytest.raises(gvl.SettingsError, match="'annotated'"):
+        pds.with_seqs("annotate")
+    with pytest.raises(gvl.SettingsError, match="unknown insertion fill 'zero'"):
+        pds.with_insertion_fill("zero")
+    with pytest.raises(gvl.SettingsError, match=r"tracks \['nope'\] that are not in the dataset"):
+        pds.with_insertion_fill({"nope": Constant()})
+    with pytest.raises(gvl.SettingsError, match="order=2"):
+        Interpolate(2)
+    with pytest.raises(gvl.SettingsError, match="realigned to haplotypes"):
+        pds.with_seqs("reference").with_insertion_fill(Constant())
+    with pytest.raises(gvl.SettingsError, match="rng must be an int seed or a numpy Generator"):
+        pds.with_settings(rng="seven")
+    assert isinstance(pds.with_settings(rng=np.random.default_rng(1)).settings.seed, int)
+    assert pds.with_tracks(None).settings == pds.settings
+
+
+def test_annotated_fixed_and_variable_shapes(pds: gvl.Dataset) -> None:
+    """Annotations share the haplotypes' shape and '-' strand reversal; padding is -1."""
+    ds = pds.with_tracks(False).with_seqs("annotated")
+    fixed = ds.with_len(1000)[1, :2]
+    assert fixed.haps.shape == fixed.var_idxs.shape == fixed.ref_coords.shape == (2, 2, 1000)
+    assert (np.diff(fixed.ref_coords[0, 0].astype(np.int64)) <= 0).all()  # region 1 is on '-'
+    var = ds.with_len("variable")[1, :]
+    rag = ds.with_len("ragged")[1, :]
+    lengths = rag.haps.lengths
+    width = var.haps.shape[-1]
+    assert width == lengths.max()
+    for s, p in np.ndindex(lengths.shape):
+        n = lengths[s, p]
+        assert var.haps[s, p, :n].tobytes() == rag.haps.row(s * 2 + p).tobytes()
+        assert (var.var_idxs[s, p, n:] == -1).all() and (var.ref_coords[s, p, n:] == -1).all()
+        assert (var.haps[s, p, n:] == b"N").all()

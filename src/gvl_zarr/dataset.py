@@ -229,6 +229,11 @@ class Dataset:
         `Repeat5pNormalized`, `Constant(value)`, `Interpolate()`, or a number."""
         if not self._data.tracks:
             raise SettingsError(f"{self._data.name} has no tracks; there is no insertion fill to set.")
+        if self.settings.return_sequences not in ("haplotypes", "annotated") or not self.settings.return_tracks:
+            raise SettingsError(
+                "insertion fill applies to tracks realigned to haplotypes; select both first, e.g. "
+                "ds.with_seqs('haplotypes').with_tracks(...).with_insertion_fill(...)."
+            )
         return self.with_settings(insertion_fill=fill)
 
     def _sequence_mode(self, value: bool | str | None) -> str | None:
