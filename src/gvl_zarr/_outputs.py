@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import _query
-from ._rows import reverse_rows
+from ._rows import COMPLEMENT, reverse_rows
 from .annotated import AnnotatedHaps
 from .fill import lower
 from .ragged import Ragged
@@ -49,14 +49,7 @@ def haplotype_outputs(
     if st.rc_neg:
         neg = np.flatnonzero(data.r_strand[regions] == -1)
         if len(neg):
-            starts, lengths = lay.hap_starts[neg], lay.hap_lengths[neg]
-            reverse_rows(hb.haps, starts, lengths, complement=True)
-            if hb.ann_var.size:
-                reverse_rows(hb.ann_var, starts, lengths)
-                reverse_rows(hb.ann_pos, starts, lengths)
-            if n_tracks:
-                trk_lengths = np.broadcast_to(lengths[:, None, :], lay.trk_starts[neg].shape)
-                reverse_rows(hb.tracks, lay.trk_starts[neg], trk_lengths)
+            _reverse_negative(hb, neg, n, ploidy, n_tracks)
     squeeze = st.squeeze_tracks
     if lay.width is None:  # ragged
         hap_off = np.append(lay.hap_starts.ravel(), lay.hap_size)
@@ -79,6 +72,28 @@ def haplotype_outputs(
     if hb.ann_var.size or st.return_sequences == "annotated":
         seqs = AnnotatedHaps(seqs, wrap(hb.ann_var), wrap(hb.ann_pos))
     return [seqs, trk_out] if n_tracks else [seqs]
+
+
+def _reverse_negative(hb: _query.HaplotypeBatch, neg: np.ndarray, n: int, ploidy: int, n_tracks: int) -> None:
+    """Reverse-complement the rows of instances `neg` (tracks and annotations reversed)."""
+    lay = hb.layout
+    arrays = [hb.haps] + ([hb.ann_var, hb.ann_pos] if hb.ann_var.size else [])
+    if lay.width is not None and (lay.hap_lengths == lay.width).all():
+        # full rectangular rows: strided slices, no index arrays
+        w = lay.width
+        for k, flat in enumerate(arrays):
+            rows = flat.reshape(n, ploidy, w)
+            rows[neg] = COMPLEMENT[rows[neg][..., ::-1]] if k == 0 else rows[neg][..., ::-1]
+        if n_tracks:
+            trk = hb.tracks.reshape(n, n_tracks, ploidy, w)
+            trk[neg] = trk[neg][..., ::-1]
+        return
+    starts, lengths = lay.hap_starts[neg], lay.hap_lengths[neg]
+    for k, flat in enumerate(arrays):
+        reverse_rows(flat, starts, lengths, complement=k == 0)
+    if n_tracks:
+        trk_lengths = np.broadcast_to(lengths[:, None, :], lay.trk_starts[neg].shape)
+        reverse_rows(hb.tracks, lay.trk_starts[neg], trk_lengths)
 
 
 def as_ragged(arr: np.ndarray) -> Ragged:

@@ -39,6 +39,9 @@ class Dataset:
       and return_tracks is left at its default).
 
     Several outputs come as a tuple in the order sequences, tracks, then indices.
+    `with_len` changes `length` ("variable": the batch's longest haplotype, padded;
+    "ragged": `Ragged` outputs of true lengths); `with_seqs("annotated")` returns
+    `AnnotatedHaps`. docs/from_genvarloader.md maps GenVarLoader's names onto these.
     """
 
     def __init__(self, data: StoreData, regions: np.ndarray, samples: np.ndarray, settings: Settings) -> None:
