@@ -40,7 +40,7 @@ def cases(draw):
     return ref, origin, calls, win, length
 
 
-def _run_reconstruct(ref_arr, origin, pos, ref_len, alt_offsets, alt, starts, values, win, length, skip):
+def _run_reconstruct(ref_arr, origin, pos, ref_len, alt_offsets, alt, starts, values, win, length, skip, fill=(0, 0.0)):
     """One haplotype of `length` bases from `win`, its first `skip` bases dropped, with one
     track (one interval per base) and its annotation."""
     n_calls = len(pos)
@@ -66,8 +66,8 @@ def _run_reconstruct(ref_arr, origin, pos, ref_len, alt_offsets, alt, starts, va
         starts + 1,
         values,
         np.array([[[0, len(ref_arr)]]], np.int64),
-        np.zeros(1, np.int8),
-        np.zeros(1, np.float32),
+        np.array([fill[0]], np.int8),
+        np.array([fill[1]], np.float32),
         np.array([[0]], np.int64),
         np.array([[length]], np.int64),
         np.array([[[0]]], np.int64),
@@ -79,6 +79,28 @@ def _run_reconstruct(ref_arr, origin, pos, ref_len, alt_offsets, alt, starts, va
         1,
     )
     return out, tracks, ann_var, ann_pos
+
+
+def test_insertion_fill_modes_on_a_known_insertion() -> None:
+    """G>GTT at index 2 of ACGTACGT (track value 1 + index): the stretch is the anchor and
+    the two inserted bases; interpolation runs from the anchor's 3 towards the next base's 4."""
+    from gvl_zarr._kernels.haplotypes import CONSTANT, INTERPOLATE, REPEAT, REPEAT_NORM
+
+    ref = np.frombuffer(b"ACGTACGT", np.uint8).copy()
+    starts = np.arange(8, dtype=np.int64)
+    values = np.arange(1, 9, dtype=np.float32)
+    args = (ref, 0, np.array([2], np.int64), np.array([1], np.int32), np.array([0, 3], np.int64))
+    alt = np.frombuffer(b"GTT", np.uint8).copy()
+    expected = {
+        REPEAT: [1, 2, 3, 3, 3, 4, 5],
+        REPEAT_NORM: [1, 2, 1, 1, 1, 4, 5],
+        CONSTANT: [1, 2, -7, -7, -7, 4, 5],
+        INTERPOLATE: [1, 2, 3, 3 + 1 / 3, 3 + 2 / 3, 4, 5],
+    }
+    for mode, want in expected.items():
+        out, tracks, _, _ = _run_reconstruct(*args, alt, starts, values, 0, 7, 0, fill=(mode, -7.0))
+        assert out.tobytes() == b"ACGTTTA"
+        np.testing.assert_allclose(tracks, want, rtol=1e-6, err_msg=str(mode))
 
 
 def haplotype_lengths_one(pos, ref_len, alt_offsets, win, span) -> int:
