@@ -232,3 +232,22 @@ def test_annotated_fixed_and_variable_shapes(pds: gvl.Dataset) -> None:
         assert var.haps[s, p, :n].tobytes() == rag.haps.row(s * 2 + p).tobytes()
         assert (var.var_idxs[s, p, n:] == -1).all() and (var.ref_coords[s, p, n:] == -1).all()
         assert (var.haps[s, p, n:] == b"N").all()
+
+
+def test_ragged_haplotypes_equal_bcftools_consensus(pds: gvl.Dataset, bcftools_oracle) -> None:
+    """Each ragged haplotype is the consensus between the window's first and last reference
+    bases' consensus positions (its true length: insertions in, deletions out)."""
+    ds = pds.with_tracks(False).with_len("ragged").with_settings(rc_neg=False)
+    haps = ds[:, :]
+    bed = ds.get_bed()
+    failures = []
+    for r, (start, end) in enumerate(zip(bed["window_start"], bed["window_end"], strict=True)):
+        for s, sample in enumerate(ds.samples):
+            for h in (0, 1):
+                beg, stop = bcftools_oracle.region_for(VCF_NORM, FASTA, "22", start, end - start)
+                cons = bcftools_oracle.consensus(VCF_NORM, FASTA, sample, h + 1, "22", beg, stop)
+                i0 = cons.ref_to_consensus(start) - cons.beg
+                i1 = cons.ref_to_consensus(end) - cons.beg
+                if haps.row((r * len(ds.samples) + s) * 2 + h).tobytes() != cons.seq[i0:i1].upper():
+                    failures.append((r, sample, h))
+    assert not failures
