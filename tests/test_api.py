@@ -30,6 +30,7 @@ def test_public_api_is_pinned() -> None:
             "MissingDependencyError",
             "MissingFileError",
             "Ragged",
+            "RaggedVariants",
             "ReferenceMismatchError",
             "Repeat5p",
             "Repeat5pNormalized",

@@ -251,3 +251,20 @@ def test_ragged_haplotypes_equal_bcftools_consensus(pds: gvl.Dataset, bcftools_o
                 if haps.row((r * len(ds.samples) + s) * 2 + h).tobytes() != cons.seq[i0:i1].upper():
                     failures.append((r, sample, h))
     assert not failures
+
+
+def test_variants_equal_genvarloader(pds: gvl.Dataset, expected) -> None:
+    var = pds.with_tracks(False).with_seqs("variants")[:, :]
+    assert isinstance(var, gvl.RaggedVariants) and var.shape == (10, 6, 2)
+    np.testing.assert_array_equal(var.start.offsets, expected["variants_offsets"])
+    np.testing.assert_array_equal(var.start.data, expected["variants_start"])
+    np.testing.assert_array_equal(var.ilen.data, expected["variants_ilen"])
+    np.testing.assert_array_equal(var.alt.data, expected["variants_alt_chars"])
+    assert len(var.alt.offsets) == len(var.start.data) + 1
+    loader = pds.with_tracks(False).with_seqs("variants").to_dataloader(batch_size=60)
+    start, ilen, ids, alt = next(iter(loader))  # the whole dataset: 60 instances
+    assert start.is_nested and start.size(0) == 120 and alt.size(0) == len(var.start.data)
+    np.testing.assert_array_equal(ilen.values().numpy(), var.ilen.data)
+    np.testing.assert_array_equal(ids.values().numpy(), var.var_idxs.data)
+    with pytest.raises(gvl.SettingsError, match="'variants' returns no tracks"):
+        pds.with_seqs("variants")

@@ -19,6 +19,7 @@ from .errors import (
 from .fill import Constant, InsertionFill, Interpolate, Repeat5p, Repeat5pNormalized
 from .ragged import Ragged
 from .readers.bigwig import BigWigs
+from .variants import RaggedVariants
 from .write import write
 
 __version__ = "0.1.0"
@@ -40,6 +41,7 @@ __all__ = [
     "MissingDependencyError",
     "MissingFileError",
     "Ragged",
+    "RaggedVariants",
     "ReferenceMismatchError",
     "Repeat5p",
     "Repeat5pNormalized",

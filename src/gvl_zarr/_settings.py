@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-SequenceMode = Literal["haplotypes", "reference", "annotated"] | None
+SequenceMode = Literal["haplotypes", "reference", "annotated", "variants"] | None
 OutputLength = int | Literal["ragged", "variable"] | None
 
 

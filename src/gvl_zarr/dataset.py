@@ -17,6 +17,7 @@ from ._query import StoreData
 from ._settings import Settings
 from .errors import DatasetIndexError, InputFileError, SettingsError
 from .readers.bed import read_bed
+from .variants import read_variants
 
 _COMPLEMENT = np.arange(256, dtype=np.uint8)
 for _a, _b in zip(b"ACGTNacgtn", b"TGCANtgcan", strict=True):
@@ -219,7 +220,8 @@ class Dataset:
         return self.with_settings(output_length=output_length)
 
     def with_seqs(self, kind: str | None) -> Dataset:
-        """Sequences: "haplotypes", "annotated", "reference" or None."""
+        """Sequences: "haplotypes", "annotated", "reference", "variants" (`RaggedVariants`:
+        each haplotype's ALT alleles in its window; no tracks) or None."""
         return self.with_settings(return_sequences=kind)
 
     def with_tracks(self, tracks: str | Sequence[str] | bool | None = None) -> Dataset:
@@ -244,13 +246,14 @@ class Dataset:
             value = "haplotypes" if self._data.has_genotypes else "reference"
         if value is False or value is None:
             return None
-        if value not in ("haplotypes", "annotated", "reference"):
+        if value not in ("haplotypes", "annotated", "variants", "reference"):
             raise SettingsError(
-                f"return_sequences must be True, False, 'haplotypes', 'annotated' or 'reference', got {value!r}."
+                "return_sequences must be True, False, 'haplotypes', 'annotated', 'variants' or 'reference', "
+                f"got {value!r}."
             )
-        if value in ("haplotypes", "annotated") and not self._data.has_genotypes:
+        if value in ("haplotypes", "annotated", "variants") and not self._data.has_genotypes:
             raise SettingsError(f"{self._data.name} was written without variants; use return_sequences='reference'.")
-        if self._data.ref is None:
+        if self._data.ref is None and value != "variants":
             raise SettingsError(
                 f"return_sequences={value!r} needs the reference: this store was written without one, so open it "
                 f"with Dataset.open({self._data.name!r}, reference=FASTA), or re-write it with write(..., reference=FASTA)."
@@ -283,6 +286,11 @@ class Dataset:
                 raise SettingsError(f"track {name!r} was stored with max_jitter={limit}; use jitter <= {limit}.")
         if s.return_sequences is None and not s.return_tracks:
             raise SettingsError("nothing to return: enable return_sequences or return_tracks.")
+        if s.return_sequences == "variants" and s.return_tracks:
+            raise SettingsError(
+                "return_sequences='variants' returns no tracks; use with_tracks(False), or 'haplotypes' for "
+                "tracks realigned to haplotypes."
+            )
         if s.transform is not None and not callable(s.transform):
             raise SettingsError("transform must be callable.")
         _settings_ext.check_length(s, self._data)
@@ -359,6 +367,10 @@ class Dataset:
             rng = _process_rng(st.seed) if st.random_shift else None
             outputs = _outputs.haplotype_outputs(d, st, regions, samples, win, shape, rng)
             return self._finish(outputs, ds_idx, r_local, s_local, shape)
+        if st.return_sequences == "variants":
+            return self._finish(
+                [read_variants(d, regions, samples, win, shape, st.rc_neg)], ds_idx, r_local, s_local, shape
+            )
         length = st.output_length if isinstance(st.output_length, int) else None
         if st.return_sequences == "reference":
             seq = _query.read_reference(d, regions, win, length)

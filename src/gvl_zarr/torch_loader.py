@@ -9,6 +9,7 @@ import numpy as np
 from .annotated import AnnotatedHaps
 from .errors import MissingDependencyError
 from .ragged import Ragged
+from .variants import RaggedVariants
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -38,6 +39,8 @@ def _to_torch(x: Any) -> Any:
         return to_nested_tensor(x)
     if isinstance(x, AnnotatedHaps):
         return tuple(_to_torch(v) for v in (x.haps, x.var_idxs, x.ref_coords))
+    if isinstance(x, RaggedVariants):
+        return tuple(_to_torch(v) for v in (x.start, x.ilen, x.var_idxs, x.alt))
     if isinstance(x, np.ndarray):
         if x.dtype.kind == "S":
             x = x.view(np.uint8)
@@ -50,7 +53,8 @@ def _to_torch(x: Any) -> Any:
 class TorchDataset(_TorchDatasetBase):
     """Map-style torch dataset whose `__getitem__` takes a list of raveled indices and
     returns the whole batch (haplotype bytes as uint8 tensors, `Ragged` outputs as nested
-    tensors, annotated haplotypes as a (haplotypes, variant ids, coordinates) tuple)."""
+    tensors, annotated haplotypes as a (haplotypes, variant ids, coordinates) tuple, variants
+    as a (start, ilen, variant ids, ALT bases per variant) tuple)."""
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset

@@ -109,6 +109,11 @@ def main(out_dir: Path) -> None:
         lookup = {int(v): i for i, v in enumerate(used)}
         out["annotated_var_alt"] = np.array([lookup[int(v)] if v >= 0 else -1 for v in var_idx], np.int32)
         out["annotated_alts"] = np.array(alts, dtype="S")
+        # per-haplotype variants: starts, ilens and every ALT's bases back to back
+        var = haps.with_seqs("variants").with_len("ragged")[:, :]
+        out["variants_start"], out["variants_offsets"] = packed(var.start)
+        out["variants_ilen"] = packed(var.ilen)[0]
+        out["variants_alt_chars"] = packed(var.alt.to_chars())[0]
         out["samples"] = np.array(ds.samples)  # GenVarLoader's order, not SAMPLES'
         out["meta_version"] = np.array(VERSION)
         out["meta_max_jitter"] = np.array(MAX_JITTER)
