@@ -17,7 +17,9 @@ import pytest
 import zarr
 
 import gvl_zarr as gvl
+from conftest import COVERAGE as conftest_cov
 from conftest import DATA, FASTA, SAMPLES, VCF_NORM, bigwig_table
+from conftest import STAT1 as conftest_stat1
 from gvl_zarr.fill import Constant, Interpolate, Repeat5p, Repeat5pNormalized
 
 EXPECTED = DATA / "gvl_expected"
@@ -268,3 +270,36 @@ def test_variants_equal_genvarloader(pds: gvl.Dataset, expected) -> None:
     np.testing.assert_array_equal(ids.values().numpy(), var.var_idxs.data)
     with pytest.raises(gvl.SettingsError, match="'variants' returns no tracks"):
         pds.with_seqs("variants")
+
+
+def test_random_shift_moves_tracks_with_their_haplotype(pds: gvl.Dataset) -> None:
+    """A shifted haplotype and its realigned track are cut at the same offset of the
+    unshifted ragged outputs."""
+    base = pds.with_tracks(["bw"]).with_settings(rc_neg=False)
+    haps_r, trk_r = base.with_len("ragged")[:, :]
+    haps, trk = base.with_settings(random_shift=True, rng=3).with_len(950)[:, :]
+    haps, trk = haps.reshape(-1, 950), trk.reshape(-1, 950)
+    moved = checked = 0
+    for i in range(haps.shape[0]):
+        row, window = haps_r.row(i).tobytes(), haps[i].tobytes()
+        k = row.find(window)
+        assert k >= 0
+        moved += k > 0
+        if row.count(window) == 1:  # the offset is unambiguous
+            np.testing.assert_array_equal(trk[i], trk_r.row(i)[k : k + 950])
+            checked += 1
+    assert moved > 30 and checked > 100
+
+
+def test_tracks_longer_than_the_region_equal_pybigwig(pds: gvl.Dataset) -> None:
+    """Reference-coordinate tracks read past the region end (GenVarLoader 0.43.1 panics
+    there) equal pyBigWig's values."""
+    from _slow_reference import bigwig_values
+
+    tracks = pds.with_seqs(None).with_tracks("bw").with_settings(rc_neg=False).with_len(1008)[:, :]
+    bed = pds.get_bed()
+    paths = {s: (conftest_stat1 if SAMPLES.index(s) % 2 == 0 else conftest_cov) for s in pds.samples}
+    for r, start in enumerate(bed["window_start"]):
+        for s, sample in enumerate(pds.samples):
+            want = bigwig_values(paths[sample], "22", np.arange(start, start + 1008))
+            np.testing.assert_allclose(tracks[r, s], want, rtol=1e-6)
