@@ -75,8 +75,9 @@ class Dataset:
         fit), which `preload` fills in a background thread; the rest is an LRU of chunks.
         Track intervals of a local store are read in place from memory-mapped files (file
         pages, outside the budget); `preload` also verifies their checksums in the background.
-        Keyword settings are passed to `with_settings`;
-        jitter defaults to the dataset's max_jitter.
+        Keyword settings are passed to `with_settings` (GenVarLoader's `jitter`, `rng`,
+        `rc_neg` included; docs/from_genvarloader.md maps the rest); jitter defaults to
+        the dataset's max_jitter.
         """
         data = StoreData(path, reference, cache_bytes, preload)
         base = Settings(
