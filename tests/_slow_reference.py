@@ -28,6 +28,15 @@ def apply_calls(
 ) -> tuple[str, list[int]]:
     """Haplotype of `length` from `win_start` and, per base, the reference coordinate it aligns
     to. `ref` holds the reference from `ref_start`; N beyond it."""
+    seq, coords, _ = apply_calls_annotated(ref, ref_start, calls, win_start, length)
+    return seq, coords
+
+
+def apply_calls_annotated(
+    ref: str, ref_start: int, calls: list[tuple[int, str, str]], win_start: int, length: int
+) -> tuple[str, list[int], list[int]]:
+    """`apply_calls` plus, per base, the index in `calls` of the call it comes from (-1:
+    a reference base)."""
 
     def base(pos: int) -> str:
         i = pos - ref_start
@@ -35,9 +44,10 @@ def apply_calls(
 
     seq: list[str] = []
     coords: list[int] = []
+    ids: list[int] = []
     pos = win_start
     last_end = -(10**18)
-    for vpos, r, a in calls:
+    for k, (vpos, r, a) in enumerate(calls):
         first = 0
         if vpos < last_end:
             if vpos == last_end - 1 and len(r) != len(a):
@@ -50,6 +60,7 @@ def apply_calls(
         while pos < vpos:
             seq.append(base(pos))
             coords.append(pos)
+            ids.append(-1)
             pos += 1
         d = len(a) - len(r)
         for j in range(first, len(a)):
@@ -58,14 +69,16 @@ def apply_calls(
             if c >= win_start:
                 seq.append(a[j])
                 coords.append(c)
+                ids.append(k)
         pos = max(pos, vpos + len(r))
         if len(seq) >= length:
             break
     while len(seq) < length:
         seq.append(base(pos))
         coords.append(pos)
+        ids.append(-1)
         pos += 1
-    return "".join(seq[:length]), coords[:length]
+    return "".join(seq[:length]), coords[:length], ids[:length]
 
 
 def fasta_window(fasta: str, contig: str, start: int, end: int) -> str:

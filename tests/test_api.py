@@ -14,7 +14,9 @@ from conftest import FASTA, SAMPLES, TILES
 def test_public_api_is_pinned() -> None:
     assert sorted(gvl.__all__) == sorted(
         [
+            "AnnotatedHaps",
             "BigWigs",
+            "Constant",
             "ContigMismatchError",
             "DamagedStoreError",
             "Dataset",
@@ -23,13 +25,19 @@ def test_public_api_is_pinned() -> None:
             "GvlError",
             "IncompleteDatasetError",
             "InputFileError",
+            "InsertionFill",
+            "Interpolate",
             "MissingDependencyError",
             "MissingFileError",
             "Ragged",
+            "RaggedVariants",
             "ReferenceMismatchError",
+            "Repeat5p",
+            "Repeat5pNormalized",
             "SettingsError",
             "UnphasedGenotypeError",
             "__version__",
+            "to_nested_tensor",
             "write",
         ]
     )

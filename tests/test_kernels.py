@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from _slow_reference import apply_calls
-from gvl_zarr._kernels.haplotypes import reconstruct, reference_windows
+from _slow_reference import apply_calls, apply_calls_annotated
+from gvl_zarr._kernels.haplotypes import haplotype_lengths, reconstruct, reference_windows
 
 BASES = "ACGT"
 
@@ -40,6 +40,78 @@ def cases(draw):
     return ref, origin, calls, win, length
 
 
+def _run_reconstruct(ref_arr, origin, pos, ref_len, alt_offsets, alt, starts, values, win, length, skip, fill=(0, 0.0)):
+    """One haplotype of `length` bases from `win`, its first `skip` bases dropped, with one
+    track (one interval per base) and its annotation."""
+    n_calls = len(pos)
+    out = np.empty(length, np.uint8)
+    tracks = np.empty(length, np.float32)
+    ann_var = np.empty(length, np.int32)
+    ann_pos = np.empty(length, np.int32)
+    reconstruct(
+        ref_arr,
+        np.array([[0, len(ref_arr)]], np.int64),
+        np.array([origin], np.int64),
+        pos,
+        ref_len,
+        alt_offsets,
+        alt,
+        np.arange(n_calls, dtype=np.int32),
+        np.zeros(0, np.int64),
+        np.array([[[0, n_calls]]], np.int64),
+        np.array([0], np.int64),
+        np.array([win], np.int64),
+        np.array([[skip]], np.int64),
+        starts,
+        starts + 1,
+        values,
+        np.array([[[0, len(ref_arr)]]], np.int64),
+        np.array([fill[0]], np.int8),
+        np.array([fill[1]], np.float32),
+        np.array([[0]], np.int64),
+        np.array([[length]], np.int64),
+        np.array([[[0]]], np.int64),
+        out,
+        tracks,
+        ann_var,
+        ann_pos,
+        0,
+        1,
+    )
+    return out, tracks, ann_var, ann_pos
+
+
+def test_insertion_fill_modes_on_a_known_insertion() -> None:
+    """G>GTT at index 2 of ACGTACGT (track value 1 + index): the stretch is the anchor and
+    the two inserted bases; interpolation runs from the anchor's 3 towards the next base's 4."""
+    from gvl_zarr._kernels.haplotypes import CONSTANT, INTERPOLATE, REPEAT, REPEAT_NORM
+
+    ref = np.frombuffer(b"ACGTACGT", np.uint8).copy()
+    starts = np.arange(8, dtype=np.int64)
+    values = np.arange(1, 9, dtype=np.float32)
+    args = (ref, 0, np.array([2], np.int64), np.array([1], np.int32), np.array([0, 3], np.int64))
+    alt = np.frombuffer(b"GTT", np.uint8).copy()
+    expected = {
+        REPEAT: [1, 2, 3, 3, 3, 4, 5],
+        REPEAT_NORM: [1, 2, 1, 1, 1, 4, 5],
+        CONSTANT: [1, 2, -7, -7, -7, 4, 5],
+        INTERPOLATE: [1, 2, 3, 3 + 1 / 3, 3 + 2 / 3, 4, 5],
+    }
+    for mode, want in expected.items():
+        out, tracks, _, _ = _run_reconstruct(*args, alt, starts, values, 0, 7, 0, fill=(mode, -7.0))
+        assert out.tobytes() == b"ACGTTTA"
+        np.testing.assert_allclose(tracks, want, rtol=1e-6, err_msg=str(mode))
+
+
+def haplotype_lengths_one(pos, ref_len, alt_offsets, win, span) -> int:
+    out = np.empty((1, 1), np.int64)
+    calls = np.arange(len(pos), dtype=np.int32)
+    haplotype_lengths(
+        pos, ref_len, alt_offsets, calls, np.array([[[0, len(pos)]]], np.int64), np.array([win]), span, out, 0, 1
+    )
+    return int(out[0, 0])
+
+
 @settings(max_examples=300, deadline=None)
 @given(cases())
 def test_kernel_matches_reference(case) -> None:
@@ -50,39 +122,29 @@ def test_kernel_matches_reference(case) -> None:
     alts = [c[2].encode() for c in calls]
     alt_offsets = np.concatenate([[0], np.cumsum([len(a) for a in alts])]).astype(np.int64)
     alt = np.frombuffer(b"".join(alts), np.uint8).copy() if alts else np.zeros(0, np.uint8)
-    variant_index = np.arange(len(calls), dtype=np.int32)
-    call_offsets = np.array([[[0, len(calls)]]], np.int64)
     # one track: value = 1 + index in the reference buffer, one interval per base
     starts = np.arange(origin, origin + len(ref), dtype=np.int64)
     values = (np.arange(len(ref)) + 1).astype(np.float32)
-    iv_offsets = np.array([[[0, len(ref)]]], np.int64)
-    out = np.empty((1, 1, length), np.uint8)
-    tracks = np.empty((1, 1, 1, length), np.float32)
-    reconstruct(
-        ref_arr,
-        np.array([[0, len(ref)]], np.int64),
-        np.array([origin], np.int64),
-        pos,
-        ref_len,
-        alt_offsets,
-        alt,
-        variant_index,
-        call_offsets,
-        np.array([0], np.int64),
-        np.array([win], np.int64),
-        starts,
-        starts + 1,
-        values,
-        iv_offsets,
-        out,
-        tracks,
-        0,
-        1,
-    )
     seq, coords = apply_calls(ref, origin, calls, win, length)
-    assert out[0, 0].tobytes().decode() == seq
     expected = np.array([c - origin + 1 if 0 <= c - origin < len(ref) else 0 for c in coords], np.float32)
-    np.testing.assert_array_equal(tracks[0, 0, 0], expected)
+    _, _, v_of_base = apply_calls_annotated(ref, origin, calls, win, length)
+    for skip in (0, 3):
+        out, tracks, ann_var, ann_pos = _run_reconstruct(
+            ref_arr, origin, pos, ref_len, alt_offsets, alt, starts, values, win, length, skip
+        )
+        full, _ = apply_calls(ref, origin, calls, win, length + skip)
+        assert out.tobytes().decode() == full[skip:]
+        if skip == 0:
+            assert out.tobytes().decode() == seq
+            np.testing.assert_array_equal(tracks, expected)
+            np.testing.assert_array_equal(ann_pos, [c if c >= 0 else -1 for c in coords])
+            np.testing.assert_array_equal(ann_var, v_of_base)
+    # the haplotype's length over [win, win + span) is where its reference coordinates pass the span
+    span = max(1, length // 2)
+    n = haplotype_lengths_one(pos, ref_len, alt_offsets, win, span)
+    _, long_coords = apply_calls(ref, origin, calls, win, n + 40)
+    assert all(c < win + span for c in long_coords[:n])
+    assert n == len(long_coords) or long_coords[n] >= win + span
     ref_out = np.empty((1, length), np.uint8)
     reference_windows(
         ref_arr,

@@ -1,5 +1,6 @@
 """gvl_zarr: personal haplotypes and realigned tracks from Zarr stores, for training."""
 
+from .annotated import AnnotatedHaps
 from .dataset import Dataset
 from .errors import (
     ContigMismatchError,
@@ -15,14 +16,18 @@ from .errors import (
     SettingsError,
     UnphasedGenotypeError,
 )
+from .fill import Constant, InsertionFill, Interpolate, Repeat5p, Repeat5pNormalized
 from .ragged import Ragged
 from .readers.bigwig import BigWigs
+from .variants import RaggedVariants
 from .write import write
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnnotatedHaps",
     "BigWigs",
+    "Constant",
     "ContigMismatchError",
     "DamagedStoreError",
     "Dataset",
@@ -31,12 +36,26 @@ __all__ = [
     "GvlError",
     "IncompleteDatasetError",
     "InputFileError",
+    "InsertionFill",
+    "Interpolate",
     "MissingDependencyError",
     "MissingFileError",
     "Ragged",
+    "RaggedVariants",
     "ReferenceMismatchError",
+    "Repeat5p",
+    "Repeat5pNormalized",
     "SettingsError",
     "UnphasedGenotypeError",
     "__version__",
+    "to_nested_tensor",
     "write",
 ]
+
+
+def __getattr__(name: str):
+    if name == "to_nested_tensor":  # imports torch only when asked for
+        from .torch_loader import to_nested_tensor
+
+        return to_nested_tensor
+    raise AttributeError(f"module 'gvl_zarr' has no attribute {name!r}")

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import zarr
 
-from . import schema
+from . import _layout, schema
 from ._cache import ChunkCache, resolve_budget
 from ._chunks import FlatArray, GridArray, Table, range_index
 from ._contigs import require_contig
 from ._kernels import prepare
 from ._kernels._threads import run_split
-from ._kernels.haplotypes import reconstruct, reference_windows
+from ._kernels.haplotypes import haplotype_lengths, reconstruct, reference_windows
 from ._kernels.ragged import gather_rows
 from ._kernels.tracks import tracks_reference
 from ._refcheck import check_ref_alleles
@@ -244,7 +244,8 @@ def _reference_batch(data: StoreData, regions: np.ndarray):
 
 def _variant_batch(data: StoreData, regions: np.ndarray, samples: np.ndarray):
     """The batch's calls and the variant table they index:
-    (v_pos, v_ref_len, alt_offsets, alt, variant_index, call_offsets (B, P, 2)).
+    (v_pos, v_ref_len, alt_offsets, alt, variant_index, call_offsets (B, P, 2), v_ids),
+    v_ids the stored row of each passed variant row (empty: the rows are the stored ones).
 
     A resident variant table is passed whole with the stored variant rows; otherwise the
     rows the calls use are gathered into compact arrays and the calls renumbered."""
@@ -255,7 +256,7 @@ def _variant_batch(data: StoreData, regions: np.ndarray, samples: np.ndarray):
     call_offsets = np.stack([new_lo, new_lo + (hi - lo)], axis=-1).reshape(n, data.ploidy, 2)
     if data.v_pos.resident:
         whole = (data.v_pos.whole(), data.v_ref_len.whole(), data.alt_offsets.whole(), data.alt.whole())
-        return (*whole, calls, call_offsets)
+        return (*whole, calls, call_offsets, np.zeros(0, np.int64))
     lengths = hi - lo
     used = calls[range_index(new_lo, lengths)]
     offsets = np.zeros(len(lengths) + 1, np.int64)
@@ -274,18 +275,66 @@ def _variant_batch(data: StoreData, regions: np.ndarray, samples: np.ndarray):
         alt[range_index(alt_lo, alt_len)],
         local.ravel().astype(np.int32),
         call_offsets,
+        rows.astype(np.int64),
     )
 
 
+@dataclass
+class HaplotypeBatch:
+    """Flat outputs of `read_haplotypes` and the layout that addresses them."""
+
+    layout: _layout.Layout
+    haps: np.ndarray  # uint8
+    tracks: np.ndarray  # float32
+    ann_var: np.ndarray  # int32, empty unless annotated
+    ann_pos: np.ndarray  # int32, empty unless annotated
+
+
 def read_haplotypes(
-    data: StoreData, regions: np.ndarray, samples: np.ndarray, win_starts: np.ndarray, track_names: list[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """(haplotypes (B, P, L) uint8, tracks realigned to them (B, T, P, L) float32)."""
-    n, length = len(regions), data.length
+    data: StoreData,
+    regions: np.ndarray,
+    samples: np.ndarray,
+    win_starts: np.ndarray,
+    track_names: list[str],
+    *,
+    length: int | str | None = None,
+    shift_rng: np.random.Generator | None = None,
+    fills: tuple[np.ndarray, np.ndarray] | None = None,
+    annotate: bool = False,
+) -> HaplotypeBatch:
+    """Haplotypes of a batch (and tracks realigned to them, and annotations), in one
+    kernel walk per haplotype.
+
+    length: an int (every row that long, from the window start), "variable" or "ragged"
+        (each haplotype's true length over [window start, + region_length)); None: the
+        stored region_length. shift_rng: draw each haplotype's start in its extra bases
+        (GenVarLoader's deterministic=False) for int lengths. fills: per-track
+        (modes, params) of the insertion fill (default: repeat the anchor).
+    """
+    n, ploidy, span = len(regions), data.ploidy, data.length
     ref, ref_bounds, ref_starts, ref_index = _reference_batch(data, regions)
-    v_pos, v_ref_len, alt_offsets, alt, calls, call_offsets = _variant_batch(data, regions, samples)
-    out = np.empty((n, data.ploidy, length), np.uint8)
-    tracks = np.empty((n, len(track_names), data.ploidy, length), np.float32)
+    v_pos, v_ref_len, alt_offsets, alt, calls, call_offsets, v_ids = _variant_batch(data, regions, samples)
+    width = span if length is None else length
+    true_lengths = None
+    if isinstance(width, str) or shift_rng is not None:
+        true_lengths = np.empty((n, ploidy), np.int64)
+        run_split(
+            haplotype_lengths, n, 0, v_pos, v_ref_len, alt_offsets, calls, call_offsets, win_starts, span, true_lengths
+        )
+    skips = np.zeros((n, ploidy), np.int64)
+    if width == "ragged":
+        layout = _layout.ragged(true_lengths, len(track_names))
+    elif width == "variable":
+        layout = _layout.fixed(n, ploidy, len(track_names), int(true_lengths.max(initial=0)), true_lengths)
+    else:
+        layout = _layout.fixed(n, ploidy, len(track_names), int(width))
+        if shift_rng is not None:
+            # as GenVarLoader: up to the haplotype's extra bases plus the region's excess
+            extra = np.maximum(true_lengths - span, 0) + max(span - int(width), 0)
+            skips = shift_rng.integers(0, extra + 1)
+    out, tracks, ann_var, ann_pos = layout.allocate(len(track_names), annotate)
+    if fills is None:
+        fills = (np.zeros(len(track_names), np.int8), np.zeros(len(track_names), np.float32))
     iv = _batch_intervals(data, track_names, regions, samples)
     run_split(
         reconstruct,
@@ -299,14 +348,22 @@ def read_haplotypes(
         alt_offsets,
         alt,
         calls,
+        v_ids,
         call_offsets,
         ref_index,
         win_starts,
+        skips,
         *iv,
+        *fills,
+        layout.hap_starts,
+        layout.hap_lengths,
+        layout.trk_starts,
         out,
         tracks,
+        ann_var,
+        ann_pos,
     )
-    return out, tracks
+    return HaplotypeBatch(layout, out, tracks, ann_var, ann_pos)
 
 
 def _batch_intervals(data: StoreData, names: list[str], regions, samples):
@@ -333,10 +390,12 @@ def _batch_intervals(data: StoreData, names: list[str], regions, samples):
     return starts, ends, values, offsets
 
 
-def read_reference(data: StoreData, regions: np.ndarray, win_starts: np.ndarray) -> np.ndarray:
-    """Reference windows (B, L) uint8."""
+def read_reference(
+    data: StoreData, regions: np.ndarray, win_starts: np.ndarray, length: int | None = None
+) -> np.ndarray:
+    """Reference windows (B, length) uint8 (length: default the stored region_length)."""
     ref, ref_bounds, ref_starts, ref_index = _reference_batch(data, regions)
-    out = np.empty((len(regions), data.length), np.uint8)
+    out = np.empty((len(regions), data.length if length is None else length), np.uint8)
     run_split(
         reference_windows,
         len(regions),
@@ -361,9 +420,11 @@ def track_batch(data: StoreData, name: str, regions, samples):
     return starts, ends, values, np.stack([new_lo, new_lo + (hi - lo)], axis=1)
 
 
-def read_tracks_reference(data: StoreData, names: list[str], regions, samples, win_starts) -> np.ndarray:
-    """Tracks in reference coordinates (B, T, L) float32."""
-    out = np.empty((len(regions), len(names), data.length), np.float32)
+def read_tracks_reference(
+    data: StoreData, names: list[str], regions, samples, win_starts, length: int | None = None
+) -> np.ndarray:
+    """Tracks in reference coordinates (B, T, length) float32."""
+    out = np.empty((len(regions), len(names), data.length if length is None else length), np.float32)
     for t, name in enumerate(names):
         run_split(
             tracks_reference,

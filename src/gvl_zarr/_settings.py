@@ -6,7 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-SequenceMode = Literal["haplotypes", "reference"] | None
+SequenceMode = Literal["haplotypes", "reference", "annotated", "variants"] | None
+OutputLength = int | Literal["ragged", "variable"] | None
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,8 @@ class Settings:
     Attributes:
         jitter: each instance's window is shifted by a uniform integer in [-jitter, jitter]
             (haplotypes and tracks together); at most the dataset's max_jitter.
-        return_sequences: "haplotypes", "reference" or None (no sequences).
+        return_sequences: "haplotypes", "annotated" (haplotypes with each base's variant
+            and reference coordinate), "reference" or None (no sequences).
         return_tracks: names of tracks to return (empty: none).
         squeeze_tracks: drop the track axis (a single name was given as a str).
         transform: called as transform(*outputs) on every batch; its result is returned.
@@ -24,7 +26,13 @@ class Settings:
         deterministic: jitter is a fixed function of (seed, instance index) instead of
             fresh random draws on every read.
         return_indices: also return (dataset, region, sample) indices of the batch.
-        seed: seed of the jitter.
+        seed: seed of the jitter and of random haplotype shifts.
+        output_length: None (the stored region_length), an int (that many bases from the
+            window start), "variable" (each haplotype's true length, padded with N / 0 to
+            the batch's longest) or "ragged" (`Ragged` outputs of true lengths).
+        random_shift: a haplotype longer than the output starts at a random offset in its
+            extra bases (GenVarLoader's deterministic=False); off: it starts at the window.
+        insertion_fill: (track name, InsertionFill) pairs; other tracks repeat the anchor.
     """
 
     jitter: int = 0
@@ -36,3 +44,6 @@ class Settings:
     deterministic: bool = False
     return_indices: bool = False
     seed: int = 0
+    output_length: OutputLength = None
+    random_shift: bool = False
+    insertion_fill: tuple[tuple[str, Any], ...] = ()

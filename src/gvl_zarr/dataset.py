@@ -10,13 +10,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from . import _query
+from . import _outputs, _query, _settings_ext
 from ._indexing import normalize
 from ._kernels.jitter import hashed_shifts
 from ._query import StoreData
 from ._settings import Settings
 from .errors import DatasetIndexError, InputFileError, SettingsError
 from .readers.bed import read_bed
+from .variants import read_variants
 
 _COMPLEMENT = np.arange(256, dtype=np.uint8)
 for _a, _b in zip(b"ACGTNacgtn", b"TGCANtgcan", strict=True):
@@ -39,6 +40,9 @@ class Dataset:
       and return_tracks is left at its default).
 
     Several outputs come as a tuple in the order sequences, tracks, then indices.
+    `with_len` changes `length` ("variable": the batch's longest haplotype, padded;
+    "ragged": `Ragged` outputs of true lengths); `with_seqs("annotated")` returns
+    `AnnotatedHaps`. docs/from_genvarloader.md maps GenVarLoader's names onto these.
     """
 
     def __init__(self, data: StoreData, regions: np.ndarray, samples: np.ndarray, settings: Settings) -> None:
@@ -71,8 +75,9 @@ class Dataset:
         fit), which `preload` fills in a background thread; the rest is an LRU of chunks.
         Track intervals of a local store are read in place from memory-mapped files (file
         pages, outside the budget); `preload` also verifies their checksums in the background.
-        Keyword settings are passed to `with_settings`;
-        jitter defaults to the dataset's max_jitter.
+        Keyword settings are passed to `with_settings` (GenVarLoader's `jitter`, `rng`,
+        `rc_neg` included; docs/from_genvarloader.md maps the rest); jitter defaults to
+        the dataset's max_jitter.
         """
         data = StoreData(path, reference, cache_bytes, preload)
         base = Settings(
@@ -167,14 +172,28 @@ class Dataset:
         deterministic: bool = _UNSET,
         return_indices: bool = _UNSET,
         seed: int = _UNSET,
+        rng: int | np.random.Generator | None = _UNSET,
+        output_length: int | str | None = _UNSET,
+        random_shift: bool = _UNSET,
+        insertion_fill: Any = _UNSET,
     ) -> Dataset:
         """A new Dataset with some settings changed; this one is left as it is.
 
         return_sequences: True (haplotypes when the store has genotypes, else reference),
-            "haplotypes", "reference", or False/None.
+            "haplotypes", "annotated", "reference", or False/None.
         return_tracks: True (all), a name (no tracks axis), a list of names, or False/None.
+        rng: GenVarLoader's name for the seed: an int, or a numpy Generator (a seed is
+            drawn from it).
+        output_length, random_shift, insertion_fill: see `with_len`, `Settings` and
+            `with_insertion_fill`.
         """
         changes: dict[str, Any] = {}
+        if rng is not _UNSET and rng is not None:
+            seed = _seed_of(rng)
+        if output_length is not _UNSET:
+            changes["output_length"] = _settings_ext.output_length(output_length)
+        if insertion_fill is not _UNSET:
+            changes["insertion_fill"] = _settings_ext.insertion_fill(insertion_fill, list(self._data.tracks))
         if return_sequences is not _UNSET:
             changes["return_sequences"] = self._sequence_mode(return_sequences)
         if return_tracks is not _UNSET:
@@ -186,6 +205,7 @@ class Dataset:
             ("deterministic", deterministic),
             ("return_indices", return_indices),
             ("seed", seed),
+            ("random_shift", random_shift),
         ):
             if value is not _UNSET:
                 changes[key] = value
@@ -193,16 +213,48 @@ class Dataset:
         self._check(settings)
         return Dataset(self._data, self._regions, self._samples, settings)
 
+    # ------------------------------------------------- GenVarLoader-style names
+    def with_len(self, output_length: int | str) -> Dataset:
+        """Output length: "ragged" (`Ragged` outputs of each haplotype's true length),
+        "variable" (true lengths padded with N / 0 to the batch's longest) or an int (that
+        many bases from the window start, as GenVarLoader 0.43.1)."""
+        return self.with_settings(output_length=output_length)
+
+    def with_seqs(self, kind: str | None) -> Dataset:
+        """Sequences: "haplotypes", "annotated", "reference", "variants" (`RaggedVariants`:
+        each haplotype's ALT alleles in its window; no tracks) or None."""
+        return self.with_settings(return_sequences=kind)
+
+    def with_tracks(self, tracks: str | Sequence[str] | bool | None = None) -> Dataset:
+        """Tracks: a name, a list of names or False; None keeps the current selection."""
+        return self if tracks is None else self.with_settings(return_tracks=tracks)
+
+    def with_insertion_fill(self, fill: Any) -> Dataset:
+        """How realigned tracks are valued over insertions: one fill for every track, or a
+        {track: fill} mapping (others repeat the anchor). Fills: `fill.Repeat5p`,
+        `Repeat5pNormalized`, `Constant(value)`, `Interpolate()`, or a number."""
+        if not self._data.tracks:
+            raise SettingsError(f"{self._data.name} has no tracks; there is no insertion fill to set.")
+        if self.settings.return_sequences not in ("haplotypes", "annotated") or not self.settings.return_tracks:
+            raise SettingsError(
+                "insertion fill applies to tracks realigned to haplotypes; select both first, e.g. "
+                "ds.with_seqs('haplotypes').with_tracks(...).with_insertion_fill(...)."
+            )
+        return self.with_settings(insertion_fill=fill)
+
     def _sequence_mode(self, value: bool | str | None) -> str | None:
         if value is True:
             value = "haplotypes" if self._data.has_genotypes else "reference"
         if value is False or value is None:
             return None
-        if value not in ("haplotypes", "reference"):
-            raise SettingsError(f"return_sequences must be True, False, 'haplotypes' or 'reference', got {value!r}.")
-        if value == "haplotypes" and not self._data.has_genotypes:
+        if value not in ("haplotypes", "annotated", "variants", "reference"):
+            raise SettingsError(
+                "return_sequences must be True, False, 'haplotypes', 'annotated', 'variants' or 'reference', "
+                f"got {value!r}."
+            )
+        if value in ("haplotypes", "annotated", "variants") and not self._data.has_genotypes:
             raise SettingsError(f"{self._data.name} was written without variants; use return_sequences='reference'.")
-        if self._data.ref is None:
+        if self._data.ref is None and value != "variants":
             raise SettingsError(
                 f"return_sequences={value!r} needs the reference: this store was written without one, so open it "
                 f"with Dataset.open({self._data.name!r}, reference=FASTA), or re-write it with write(..., reference=FASTA)."
@@ -235,8 +287,14 @@ class Dataset:
                 raise SettingsError(f"track {name!r} was stored with max_jitter={limit}; use jitter <= {limit}.")
         if s.return_sequences is None and not s.return_tracks:
             raise SettingsError("nothing to return: enable return_sequences or return_tracks.")
+        if s.return_sequences == "variants" and s.return_tracks:
+            raise SettingsError(
+                "return_sequences='variants' returns no tracks; use with_tracks(False), or 'haplotypes' for "
+                "tracks realigned to haplotypes."
+            )
         if s.transform is not None and not callable(s.transform):
             raise SettingsError("transform must be callable.")
+        _settings_ext.check_length(s, self._data)
 
     # --------------------------------------------------------------- subsets
     def subset_to(self, regions: Any = None, samples: Any = None) -> Dataset:
@@ -306,15 +364,19 @@ class Dataset:
         outputs: list[np.ndarray] = []
         seq = tracks = None
         names = list(st.return_tracks)
-        if st.return_sequences == "haplotypes":
-            seq, tracks = _query.read_haplotypes(d, regions, samples, win, names)
-            if not names:
-                tracks = None
-        else:
-            if st.return_sequences == "reference":
-                seq = _query.read_reference(d, regions, win)
-            if names:
-                tracks = _query.read_tracks_reference(d, names, regions, samples, win)
+        if st.return_sequences in ("haplotypes", "annotated"):
+            rng = _process_rng(st.seed) if st.random_shift else None
+            outputs = _outputs.haplotype_outputs(d, st, regions, samples, win, shape, rng)
+            return self._finish(outputs, ds_idx, r_local, s_local, shape)
+        if st.return_sequences == "variants":
+            return self._finish(
+                [read_variants(d, regions, samples, win, shape, st.rc_neg)], ds_idx, r_local, s_local, shape
+            )
+        length = st.output_length if isinstance(st.output_length, int) else None
+        if st.return_sequences == "reference":
+            seq = _query.read_reference(d, regions, win, length)
+        if names:
+            tracks = _query.read_tracks_reference(d, names, regions, samples, win, length)
         if st.rc_neg:
             neg = d.r_strand[regions] == -1
             if neg.any():
@@ -328,6 +390,12 @@ class Dataset:
             if st.squeeze_tracks:
                 tracks = tracks[:, 0]
             outputs.append(tracks.reshape(shape + tracks.shape[1:]))
+        if st.output_length == "ragged":
+            outputs = [_outputs.as_ragged(o) for o in outputs]
+        return self._finish(outputs, ds_idx, r_local, s_local, shape)
+
+    def _finish(self, outputs: list, ds_idx, r_local, s_local, shape) -> Any:
+        st = self.settings
         if st.transform is not None:
             result = st.transform(*outputs)
             outputs = list(result) if isinstance(result, tuple) else [result]
@@ -412,6 +480,14 @@ class Dataset:
         from .torch_loader import make_dataloader
 
         return make_dataloader(self, batch_size=batch_size, shuffle=shuffle, sampler=sampler, **kwargs)
+
+
+def _seed_of(rng: int | np.random.Generator) -> int:
+    if isinstance(rng, np.random.Generator):
+        return int(rng.integers(0, 2**31))
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return int(rng)
+    raise SettingsError(f"rng must be an int seed or a numpy Generator, got {rng!r}.")
 
 
 _RNGS: dict[tuple[int, int], np.random.Generator] = {}

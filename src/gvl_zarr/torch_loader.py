@@ -6,7 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .annotated import AnnotatedHaps
 from .errors import MissingDependencyError
+from .ragged import Ragged
+from .variants import RaggedVariants
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -22,7 +25,22 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
     ) from exc
 
 
+def to_nested_tensor(r: Ragged) -> torch.Tensor:
+    """A `Ragged` as a jagged-layout torch nested tensor with one row per raveled leading
+    index (shape (prod(r.shape), j)); bytes become uint8. Shares r's memory (no copy)."""
+    data = r.data.view(np.uint8) if r.data.dtype.kind == "S" else r.data
+    values = torch.from_numpy(np.ascontiguousarray(data))
+    offsets = torch.from_numpy(np.ascontiguousarray(r.offsets, np.int64))
+    return torch.nested.nested_tensor_from_jagged(values, offsets=offsets)
+
+
 def _to_torch(x: Any) -> Any:
+    if isinstance(x, Ragged):
+        return to_nested_tensor(x)
+    if isinstance(x, AnnotatedHaps):
+        return tuple(_to_torch(v) for v in (x.haps, x.var_idxs, x.ref_coords))
+    if isinstance(x, RaggedVariants):
+        return tuple(_to_torch(v) for v in (x.start, x.ilen, x.var_idxs, x.alt))
     if isinstance(x, np.ndarray):
         if x.dtype.kind == "S":
             x = x.view(np.uint8)
@@ -34,7 +52,9 @@ def _to_torch(x: Any) -> Any:
 
 class TorchDataset(_TorchDatasetBase):
     """Map-style torch dataset whose `__getitem__` takes a list of raveled indices and
-    returns the whole batch (haplotype bytes as uint8 tensors)."""
+    returns the whole batch (haplotype bytes as uint8 tensors, `Ragged` outputs as nested
+    tensors, annotated haplotypes as a (haplotypes, variant ids, coordinates) tuple, variants
+    as a (start, ilen, variant ids, ALT bases per variant) tuple)."""
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset

@@ -1,4 +1,10 @@
-"""Personal haplotypes (and tracks realigned to them) from reference windows and ALT calls."""
+"""Personal haplotypes (and tracks realigned to them) from reference windows and ALT calls.
+
+One walk per haplotype writes its bases, optionally its realigned tracks (with a per-track
+insertion fill) and optionally its annotation (variant index and reference coordinate of
+every base). Outputs are flat arrays addressed by per-haplotype offsets, so fixed-length,
+padded ("variable") and ragged outputs share the kernel.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,17 @@ from .tracks import _expand
 
 N_BASE = 78  # ord("N")
 
+# insertion fill modes of realigned tracks (per track; see gvl_zarr.fill)
+REPEAT = 0  # inserted bases repeat the anchor's value
+REPEAT_NORM = 1  # anchor and inserted bases share the anchor's value (sum preserved)
+CONSTANT = 2  # anchor and inserted bases take a constant
+INTERPOLATE = 3  # linear from the anchor's value towards the next reference base's value
+
 
 @kernel
-def _emit_ref(ref, buf_lo, buf_len, i0, n, hap, o, tbuf, trk):
-    """Copy buffer indices [i0, i0 + n) to hap[o:] (N outside the buffer) and the matching
-    track values from tbuf[t] to trk[t, o:] (0 outside). Segment copies: no per-base branch."""
+def _emit_ref(ref, buf_lo, buf_len, i0, n, hap, o):
+    """Copy buffer indices [i0, i0 + n) to hap[o:], N outside the buffer. Segment copies:
+    no per-base branch."""
     lo = min(max(i0, 0), buf_len)
     hi = max(min(i0 + n, buf_len), lo)
     pre = min(lo - i0, n) if lo > i0 else 0
@@ -27,14 +39,24 @@ def _emit_ref(ref, buf_lo, buf_len, i0, n, hap, o, tbuf, trk):
         copy_into(hap, o + pre, ref, buf_lo + lo, mid)
     if post > 0:
         hap[o + pre + mid : o + n] = N_BASE
-    for t in range(trk.shape[0]):
-        row = trk[t]
+
+
+@kernel
+def _emit_ref_tracks(tbuf, buf_len, i0, n, trk, trk_starts, o):
+    """Track values of buffer indices [i0, i0 + n) to every track row at o (0 outside)."""
+    lo = min(max(i0, 0), buf_len)
+    hi = max(min(i0 + n, buf_len), lo)
+    pre = min(lo - i0, n) if lo > i0 else 0
+    mid = min(hi - lo if i0 + n > lo else 0, n - pre)
+    post = n - pre - mid
+    for t in range(trk_starts.shape[0]):
+        a = trk_starts[t] + o
         if pre > 0:
-            row[o : o + pre] = 0
+            trk[a : a + pre] = 0
         if mid > 0:
-            copy_into(row, o + pre, tbuf[t], lo, mid)
+            copy_into(trk, a + pre, tbuf[t], lo, mid)
         if post > 0:
-            row[o + pre + mid : o + n] = 0
+            trk[a + pre + mid : a + n] = 0
 
 
 @kernel
@@ -50,18 +72,62 @@ def _ref_index(j, rlen, alen):
 
 
 @kernel
+def _alt_track_value(tbuf, t, i, buf_len, j, rlen, alen, mode, param):
+    """Track t's value at ALT base j aligned to buffer index i. Bases of an insertion's
+    stretch (its anchor and inserted bases, j <= alen - rlen, as GenVarLoader 0.43.1 counts
+    it) follow the track's fill mode; the rest take their REF base's value."""
+    inside = 0 <= i < buf_len
+    value = tbuf[t, i] if inside else np.float32(0.0)
+    d = alen - rlen
+    if d <= 0 or j > d or mode == REPEAT:
+        return value
+    if mode == REPEAT_NORM:
+        return value / (d + 1)
+    if mode == CONSTANT:
+        return param
+    nxt = tbuf[t, i + 1] if 0 <= i + 1 < buf_len else value
+    return value + (nxt - value) * (j / (d + 1))
+
+
+@kernel
 def _walk(
-    ref, buf_lo, buf_len, origin, v_pos, v_ref_len, alt_offsets, alt, variant_index, c_lo, c_hi, ws, hap, tbuf, trk
+    ref,
+    buf_lo,
+    buf_len,
+    origin,
+    v_pos,
+    v_ref_len,
+    alt_offsets,
+    alt,
+    variant_index,
+    v_ids,
+    c_lo,
+    c_hi,
+    ws,
+    skip,
+    hap,
+    tbuf,
+    trk,
+    trk_starts,
+    fill_modes,
+    fill_params,
+    ann_var,
+    ann_pos,
 ):
-    """Write one haplotype from reference position ws into hap (and tracks into trk).
+    """Write one haplotype from reference position ws into hap, dropping its first `skip`
+    bases (a shifted over-long haplotype), with tracks into trk at trk_starts[t] and, when
+    ann_var is non-empty, each base's variant id (v_ids[v], or v when v_ids is empty; -1
+    for reference bases) and reference coordinate into ann_var/ann_pos at the same indices
+    as hap.
 
     A call overlapping an earlier applied call is skipped (first wins), as in
     `bcftools consensus`, except an indel anchored on that call's last base, which is
-    applied without the shared anchor. ALT bases align to REF bases by `_ref_index`, so
-    inserted bases take their anchor's track value.
+    applied without the shared anchor. ALT bases align to REF bases by `_ref_index`.
     """
     length = hap.shape[0]
-    o = 0
+    annotate = ann_var.shape[0] > 0
+    n_tracks = trk_starts.shape[0]
+    o = -skip  # output index of the next haplotype base; negative ones are dropped
     ref_pos = ws
     last_end = -(1 << 62)
     for k in range(c_lo, c_hi):
@@ -82,29 +148,111 @@ def _walk(
             continue
         if vpos > ref_pos:
             n = min(vpos - ref_pos, length - o)
-            _emit_ref(ref, buf_lo, buf_len, ref_pos - origin, n, hap, o, tbuf, trk)
+            _ref_span(ref, buf_lo, buf_len, origin, ref_pos, n, hap, o, tbuf, trk, trk_starts, ann_var, ann_pos)
             o += n
             ref_pos += n
             if o >= length:
                 break
+        vid = v_ids[v] if v_ids.shape[0] > 0 else v
         for j in range(first, alen):
             c = vpos + _ref_index(j, rlen, alen)
             if c < ws:
                 continue
             if o >= length:
                 break
-            hap[o] = alt[a0 + j]
-            i = c - origin
-            inside = 0 <= i < buf_len
-            for t in range(trk.shape[0]):
-                trk[t, o] = tbuf[t, i] if inside else 0.0
+            if o >= 0:
+                hap[o] = alt[a0 + j]
+                i = c - origin
+                for t in range(n_tracks):
+                    trk[trk_starts[t] + o] = _alt_track_value(
+                        tbuf, t, i, buf_len, j, rlen, alen, fill_modes[t], fill_params[t]
+                    )
+                if annotate:
+                    ann_var[o] = vid
+                    ann_pos[o] = c if c >= 0 else -1
             o += 1
         if vend > ref_pos:
             ref_pos = vend
         if o >= length:
             break
     if o < length:
-        _emit_ref(ref, buf_lo, buf_len, ref_pos - origin, length - o, hap, o, tbuf, trk)
+        _ref_span(ref, buf_lo, buf_len, origin, ref_pos, length - o, hap, o, tbuf, trk, trk_starts, ann_var, ann_pos)
+
+
+@kernel
+def _ref_span(ref, buf_lo, buf_len, origin, ref_pos, n, hap, o, tbuf, trk, trk_starts, ann_var, ann_pos):
+    """n reference bases from ref_pos to output index o, of which those at o < 0 are
+    dropped (a shifted haplotype's skipped start)."""
+    if o < 0:
+        drop = min(-o, n)
+        ref_pos += drop
+        n -= drop
+        o += drop
+    if n <= 0:
+        return
+    i0 = ref_pos - origin
+    _emit_ref(ref, buf_lo, buf_len, i0, n, hap, o)
+    if trk_starts.shape[0] > 0:
+        _emit_ref_tracks(tbuf, buf_len, i0, n, trk, trk_starts, o)
+    if ann_var.shape[0] > 0:
+        for k in range(n):
+            ann_var[o + k] = -1
+            ann_pos[o + k] = ref_pos + k if ref_pos + k >= 0 else -1
+
+
+@kernel
+def _hap_length(v_pos, v_ref_len, alt_offsets, variant_index, c_lo, c_hi, ws, we):
+    """Length of the haplotype over reference [ws, we): the bases `_walk` writes before
+    passing we (the same call-skipping rules; inserted bases count with their anchor)."""
+    total = 0
+    ref_pos = ws
+    last_end = -(1 << 62)
+    for k in range(c_lo, c_hi):
+        v = variant_index[k]
+        vpos = v_pos[v]
+        rlen = v_ref_len[v]
+        vend = vpos + rlen
+        alen = alt_offsets[v + 1] - alt_offsets[v]
+        first = 0
+        if vpos < last_end:
+            if vpos == last_end - 1 and rlen != alen:
+                first = 1
+            else:
+                continue
+        last_end = vend
+        if vend <= ws:
+            continue
+        if vpos >= we:
+            break
+        if vpos > ref_pos:
+            total += vpos - ref_pos
+            ref_pos = vpos
+        for j in range(first, alen):
+            c = vpos + _ref_index(j, rlen, alen)
+            if ws <= c < we:
+                total += 1
+        if vend > ref_pos:
+            ref_pos = vend
+    if we > ref_pos:
+        total += we - ref_pos
+    return total
+
+
+@kernel
+def haplotype_lengths(v_pos, v_ref_len, alt_offsets, variant_index, call_offsets, win_starts, span, out, b_lo, b_hi):
+    """out[b, p] = length of haplotype (b, p) over reference [win_starts[b], + span)."""
+    for b in range(b_lo, b_hi):
+        for p in range(out.shape[1]):
+            out[b, p] = _hap_length(
+                v_pos,
+                v_ref_len,
+                alt_offsets,
+                variant_index,
+                call_offsets[b, p, 0],
+                call_offsets[b, p, 1],
+                win_starts[b],
+                win_starts[b] + span,
+            )
 
 
 @kernel
@@ -117,28 +265,40 @@ def reconstruct(
     alt_offsets,
     alt,
     variant_index,
+    v_ids,
     call_offsets,
     regions,
     win_starts,
+    skips,
     iv_starts,
     iv_ends,
     iv_values,
     iv_offsets,
+    fill_modes,
+    fill_params,
+    hap_starts,
+    hap_lengths,
+    trk_starts,
     out,
     tracks_out,
+    ann_var,
+    ann_pos,
     b_lo,
     b_hi,
 ):
-    """Haplotypes out[b, p, :] and realigned tracks tracks_out[b, t, p, :] of a batch.
+    """Haplotypes of a batch into flat outputs.
 
     ref[ref_bounds[r, 0]:ref_bounds[r, 1]] holds region r's reference from ref_starts[r];
     calls of (b, p) are variant_index[call_offsets[b, p, 0]:call_offsets[b, p, 1]] in
     position order; track t of instance b is intervals iv_offsets[b, t, 0]:[b, t, 1].
-    tracks_out may have zero tracks. Output starts at reference position win_starts[b].
-    Fills instances b_lo <= b < b_hi.
+    Haplotype (b, p) starts at reference position win_starts[b], drops its first
+    skips[b, p] bases and fills out[hap_starts[b, p]:][:hap_lengths[b, p]]; its track t
+    goes to tracks_out[trk_starts[b, t, p]:] and its annotation (if ann_var is not empty)
+    to ann_var/ann_pos at the haplotype's indices. Fills instances b_lo <= b < b_hi.
     """
-    ploidy = out.shape[1]
-    n_tracks = tracks_out.shape[1]
+    ploidy = hap_starts.shape[1]
+    n_tracks = iv_offsets.shape[1]
+    annotate = ann_var.shape[0] > 0
     for b in range(b_lo, b_hi):
         r = regions[b]
         buf_lo = ref_bounds[r, 0]
@@ -148,6 +308,8 @@ def reconstruct(
         for t in range(n_tracks):
             _expand(iv_starts, iv_ends, iv_values, iv_offsets[b, t, 0], iv_offsets[b, t, 1], origin, tbuf[t])
         for p in range(ploidy):
+            h0 = hap_starts[b, p]
+            h1 = h0 + hap_lengths[b, p]
             _walk(
                 ref,
                 buf_lo,
@@ -158,12 +320,19 @@ def reconstruct(
                 alt_offsets,
                 alt,
                 variant_index,
+                v_ids,
                 call_offsets[b, p, 0],
                 call_offsets[b, p, 1],
                 win_starts[b],
-                out[b, p],
+                skips[b, p],
+                out[h0:h1],
                 tbuf,
-                tracks_out[b, :, p],
+                tracks_out,
+                trk_starts[b, :, p],
+                fill_modes,
+                fill_params,
+                ann_var[h0:h1] if annotate else ann_var[:0],
+                ann_pos[h0:h1] if annotate else ann_pos[:0],
             )
 
 
@@ -172,11 +341,7 @@ def reference_windows(ref, ref_bounds, ref_starts, regions, win_starts, out, b_l
     """out[b, :] = reference from win_starts[b] in region regions[b]'s buffer, N outside,
     for b_lo <= b < b_hi."""
     length = out.shape[1]
-    empty_t = np.zeros((0, 0), np.float32)
-    empty_o = np.zeros((0, length), np.float32)
     for b in range(b_lo, b_hi):
         r = regions[b]
         buf_lo = ref_bounds[r, 0]
-        _emit_ref(
-            ref, buf_lo, ref_bounds[r, 1] - buf_lo, win_starts[b] - ref_starts[r], length, out[b], 0, empty_t, empty_o
-        )
+        _emit_ref(ref, buf_lo, ref_bounds[r, 1] - buf_lo, win_starts[b] - ref_starts[r], length, out[b], 0)
