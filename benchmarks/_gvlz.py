@@ -50,7 +50,7 @@ class GvlZarr:
             jitter=jitter,
             return_sequences=SEQUENCES[mode],
             return_tracks=TRACK if "tracks" in mode else False,
-            deterministic=True,
+            fixed_jitter=True,
             seed=seed,
         )
 

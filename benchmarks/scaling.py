@@ -92,7 +92,7 @@ def main() -> None:
             )
             write_s = time.perf_counter() - t0
             size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e6
-            ds = gvl.Dataset.open(out, reference=FASTA, jitter=128, deterministic=True)
+            ds = gvl.Dataset.open(out, reference=FASTA, jitter=128, fixed_jitter=True)
             rates = [throughput(ds, b, args.budget, rng) for b in batches]
             print(
                 f"| {n_regions:,} | {n_samples:,} | {length:,} | {write_s:.2f} | {size:.2f} | "

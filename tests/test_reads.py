@@ -38,7 +38,7 @@ def test_haplotypes_and_realigned_tracks_match_slow_reference(ds: gvl.Dataset) -
 
 
 def test_jitter_shifts_haplotypes_and_tracks_together(ds: gvl.Dataset) -> None:
-    jit = ds.with_settings(jitter=64, deterministic=True, return_indices=True)
+    jit = ds.with_settings(jitter=64, fixed_jitter=True, return_indices=True)
     bed = ds.get_bed()
     r_idx = np.arange(ds.n_regions)
     s_idx = np.arange(ds.n_regions) % ds.n_samples
@@ -57,10 +57,10 @@ def test_jitter_shifts_haplotypes_and_tracks_together(ds: gvl.Dataset) -> None:
 
 
 def test_deterministic_jitter_repeats_and_random_jitter_varies(ds: gvl.Dataset) -> None:
-    det = ds.with_settings(jitter=64, deterministic=True)
+    det = ds.with_settings(jitter=64, fixed_jitter=True)
     a, b = det[:20][0], det[:20][0]
     np.testing.assert_array_equal(a, b)
-    rnd = ds.with_settings(jitter=64, deterministic=False)
+    rnd = ds.with_settings(jitter=64, fixed_jitter=False)
     draws = [rnd[:20][0] for _ in range(3)]
     assert not all(np.array_equal(draws[0], d) for d in draws[1:])
 

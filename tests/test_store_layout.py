@@ -35,8 +35,8 @@ def with_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_stored_reference_gives_the_same_bytes_as_the_fasta(with_reference: Path) -> None:
-    stored = gvl.Dataset.open(with_reference, deterministic=True)
-    external = gvl.Dataset.open(with_reference, reference=FASTA, deterministic=True)
+    stored = gvl.Dataset.open(with_reference, fixed_jitter=True)
+    external = gvl.Dataset.open(with_reference, reference=FASTA, fixed_jitter=True)
     assert stored.has_reference
     for mode in ("haplotypes", "reference"):
         a = stored.with_settings(return_sequences=mode)[:, :]
@@ -127,8 +127,8 @@ def test_cache_budget_from_argument_and_environment(with_reference: Path, monkey
 
 def test_zero_budget_still_reads_correctly(with_reference: Path) -> None:
     """With no cache at all every batch decodes what it needs and nothing is kept."""
-    none = gvl.Dataset.open(with_reference, cache_bytes=0, deterministic=True)
-    full = gvl.Dataset.open(with_reference, deterministic=True)
+    none = gvl.Dataset.open(with_reference, cache_bytes=0, fixed_jitter=True)
+    full = gvl.Dataset.open(with_reference, fixed_jitter=True)
     for a, b in zip(none[:, :], full[:, :], strict=True):
         np.testing.assert_array_equal(a, b)
     assert none.cache_info()["nbytes"] == 0 and none.cache_info()["chunks"] == 0

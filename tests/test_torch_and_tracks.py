@@ -108,8 +108,8 @@ def test_transformed_track_with_indels_and_jitter(ds: gvl.Dataset, tmp_path, til
 
     new = ds.write_transformed_track("double", "bigwig", transform=double, progress=False)
     assert all(np.all(n >= ds.region_length + 2 * ds.max_jitter) for n in lengths)
-    a = new.with_settings(return_tracks="bigwig", deterministic=True)[:30]
-    b = new.with_settings(return_tracks="double", deterministic=True)[:30]
+    a = new.with_settings(return_tracks="bigwig", fixed_jitter=True)[:30]
+    b = new.with_settings(return_tracks="double", fixed_jitter=True)[:30]
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_allclose(b[1], 2 * a[1])
 

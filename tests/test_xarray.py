@@ -71,7 +71,7 @@ def test_view_is_lazy_labelled_and_typed(ds: gvl.Dataset) -> None:
 def test_view_equals_dataset_indexing(ds: gvl.Dataset) -> None:
     """Haplotypes and realigned tracks (with indels, jitter, rc) equal Dataset indexing."""
     x = ds.to_xarray(chunks={"region": 8, "sample": 4})
-    fixed = ds.with_settings(deterministic=True)  # the view's jitter is fixed per instance
+    fixed = ds.with_settings(fixed_jitter=True)  # the view's jitter is fixed per instance
     haps, tracks = fixed[:, :]
     np.testing.assert_array_equal(x.haplotypes.values, haps)
     np.testing.assert_array_equal(x.bigwig.values, tracks)
@@ -293,7 +293,7 @@ def test_summaries_match_a_slow_count_from_cyvcf2(ds: gvl.Dataset) -> None:
     x = plain.to_xarray()
     np.testing.assert_array_equal(x.n_variants.values, n_variants)
     np.testing.assert_array_equal(x.haplotype_length.values, lengths)
-    jittered = ds.with_settings(deterministic=True)
+    jittered = ds.with_settings(fixed_jitter=True)
     np.testing.assert_array_equal(ds.to_xarray().haplotype_length.values, jittered.haplotype_lengths())
 
 

@@ -40,7 +40,7 @@ def haplotype_outputs(
         win_starts,
         names,
         length=st.output_length,
-        shift_rng=rng if st.random_shift else None,
+        shift_rng=rng if not st.deterministic else None,
         fills=lower([fills.get(n) for n in names]) if fills else None,
         annotate=st.return_sequences == "annotated",
     )

@@ -23,15 +23,16 @@ class Settings:
         squeeze_tracks: drop the track axis (a single name was given as a str).
         transform: called as transform(*outputs) on every batch; its result is returned.
         rc_neg: reverse-complement sequences and reverse tracks of '-' strand regions.
-        deterministic: jitter is a fixed function of (seed, instance index) instead of
+        fixed_jitter: jitter is a fixed function of (seed, instance index) instead of
             fresh random draws on every read.
         return_indices: also return (dataset, region, sample) indices of the batch.
         seed: seed of the jitter and of random haplotype shifts.
         output_length: None (the stored region_length), an int (that many bases from the
             window start), "variable" (each haplotype's true length, padded with N / 0 to
             the batch's longest) or "ragged" (`Ragged` outputs of true lengths).
-        random_shift: a haplotype longer than the output starts at a random offset in its
-            extra bases (GenVarLoader's deterministic=False); off: it starts at the window.
+        deterministic: as GenVarLoader's: True (default) starts every haplotype at its
+            window; False lets a haplotype longer than the output start at a random offset
+            in its extra bases (GenVarLoader's random shift).
         insertion_fill: (track name, InsertionFill) pairs; other tracks repeat the anchor.
     """
 
@@ -41,9 +42,9 @@ class Settings:
     squeeze_tracks: bool = False
     transform: Callable[..., Any] | None = None
     rc_neg: bool = True
-    deterministic: bool = False
+    fixed_jitter: bool = False
     return_indices: bool = False
     seed: int = 0
     output_length: OutputLength = None
-    random_shift: bool = False
+    deterministic: bool = True
     insertion_fill: tuple[tuple[str, Any], ...] = ()

@@ -33,7 +33,7 @@ def instances(ds: Dataset, r_local: np.ndarray, s_local: np.ndarray) -> tuple[np
     regions = ds._regions[r_local]
     samples = ds._samples[s_local]
     win = data.r_start[regions] + ds._shifts(r_local * ds.n_samples + s_local)
-    v_pos, v_ref_len, alt_offsets, _, calls, call_offsets = _query._variant_batch(data, regions, samples)
+    v_pos, v_ref_len, alt_offsets, _, calls, call_offsets, _ = _query._variant_batch(data, regions, samples)
     run_split(
         haplotype_summaries,
         n,

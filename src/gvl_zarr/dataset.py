@@ -169,12 +169,12 @@ class Dataset:
         return_tracks: bool | str | Sequence[str] | None = _UNSET,
         transform: Callable[..., Any] | None = _UNSET,
         rc_neg: bool = _UNSET,
+        fixed_jitter: bool = _UNSET,
         deterministic: bool = _UNSET,
         return_indices: bool = _UNSET,
         seed: int = _UNSET,
         rng: int | np.random.Generator | None = _UNSET,
         output_length: int | str | None = _UNSET,
-        random_shift: bool = _UNSET,
         insertion_fill: Any = _UNSET,
     ) -> Dataset:
         """A new Dataset with some settings changed; this one is left as it is.
@@ -184,7 +184,7 @@ class Dataset:
         return_tracks: True (all), a name (no tracks axis), a list of names, or False/None.
         rng: GenVarLoader's name for the seed: an int, or a numpy Generator (a seed is
             drawn from it).
-        output_length, random_shift, insertion_fill: see `with_len`, `Settings` and
+        deterministic (GenVarLoader's meaning), fixed_jitter, output_length, insertion_fill: see `with_len`, `Settings` and
             `with_insertion_fill`.
         """
         changes: dict[str, Any] = {}
@@ -202,10 +202,10 @@ class Dataset:
             ("jitter", jitter),
             ("transform", transform),
             ("rc_neg", rc_neg),
+            ("fixed_jitter", fixed_jitter),
             ("deterministic", deterministic),
             ("return_indices", return_indices),
             ("seed", seed),
-            ("random_shift", random_shift),
         ):
             if value is not _UNSET:
                 changes[key] = value
@@ -365,7 +365,7 @@ class Dataset:
         seq = tracks = None
         names = list(st.return_tracks)
         if st.return_sequences in ("haplotypes", "annotated"):
-            rng = _process_rng(st.seed) if st.random_shift else None
+            rng = _process_rng(st.seed) if not st.deterministic else None
             outputs = _outputs.haplotype_outputs(d, st, regions, samples, win, shape, rng)
             return self._finish(outputs, ds_idx, r_local, s_local, shape)
         if st.return_sequences == "variants":
@@ -407,7 +407,7 @@ class Dataset:
         j = self.settings.jitter
         if j == 0:
             return np.zeros(len(ds_idx), np.int64)
-        if self.settings.deterministic:
+        if self.settings.fixed_jitter:
             out = np.empty(len(ds_idx), np.int64)
             hashed_shifts(ds_idx, self.settings.seed, j, out)
             return out
@@ -423,7 +423,7 @@ class Dataset:
         (region, position), or (region, sample, position) with jitter; `n_variants` and
         `haplotype_length` (region, sample, ploid). Blocks follow the store's chunks;
         `chunks={"region": n, "sample": m}` sets their sizes. Jitter shifts are fixed per
-        (seed, instance) as with deterministic=True. See docs/xarray.md.
+        (seed, instance) as with fixed_jitter=True. See docs/xarray.md.
         """
         from .xarray_view import to_xarray
 

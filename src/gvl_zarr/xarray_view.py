@@ -68,7 +68,7 @@ def view_settings(settings: Settings) -> Settings:
     (a function of seed and instance) so that every variable and every recomputation of a
     block sees the same windows."""
     return replace(
-        settings, transform=None, return_indices=False, deterministic=settings.deterministic or bool(settings.jitter)
+        settings, transform=None, return_indices=False, fixed_jitter=settings.fixed_jitter or bool(settings.jitter)
     )
 
 
