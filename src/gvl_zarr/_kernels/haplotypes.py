@@ -202,9 +202,11 @@ def _ref_span(ref, buf_lo, buf_len, origin, ref_pos, n, hap, o, tbuf, trk, trk_s
 
 @kernel
 def _hap_length(v_pos, v_ref_len, alt_offsets, variant_index, c_lo, c_hi, ws, we):
-    """Length of the haplotype over reference [ws, we): the bases `_walk` writes before
-    passing we (the same call-skipping rules; inserted bases count with their anchor)."""
+    """(length, n_variants) of the haplotype over reference [ws, we): the bases `_walk`
+    writes before passing we (the same call-skipping rules; inserted bases count with
+    their anchor), and the applied calls whose REF span overlaps [ws, we)."""
     total = 0
+    n = 0
     ref_pos = ws
     last_end = -(1 << 62)
     for k in range(c_lo, c_hi):
@@ -224,6 +226,7 @@ def _hap_length(v_pos, v_ref_len, alt_offsets, variant_index, c_lo, c_hi, ws, we
             continue
         if vpos >= we:
             break
+        n += 1
         if vpos > ref_pos:
             total += vpos - ref_pos
             ref_pos = vpos
@@ -235,7 +238,7 @@ def _hap_length(v_pos, v_ref_len, alt_offsets, variant_index, c_lo, c_hi, ws, we
             ref_pos = vend
     if we > ref_pos:
         total += we - ref_pos
-    return total
+    return total, n
 
 
 @kernel
@@ -252,7 +255,7 @@ def haplotype_lengths(v_pos, v_ref_len, alt_offsets, variant_index, call_offsets
                 call_offsets[b, p, 1],
                 win_starts[b],
                 win_starts[b] + span,
-            )
+            )[0]
 
 
 @kernel

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ._jit import kernel
-from .haplotypes import _ref_index
+from .haplotypes import _hap_length
 
 
 @kernel
@@ -12,9 +12,10 @@ def haplotype_summaries(
 ):
     """n_variants[b, p] and lengths[b, p] of the window [win_starts[b], win_starts[b] + length).
 
-    Calls are walked exactly as `haplotypes._walk` applies them (first wins among
-    overlapping calls, except an indel anchored on the previous call's last base, applied
-    without that anchor). Then:
+    One walk of the calls by `haplotypes._hap_length`, which follows the rules of
+    `haplotypes._walk` (first wins among overlapping calls, except an indel anchored on
+    the previous call's last base, applied without that anchor), so the lengths are the
+    ones the haplotype kernel produces:
 
     - n_variants counts the applied calls whose REF span [pos, pos + len(REF)) overlaps the
       window (an insertion anchored on the base before the window does not);
@@ -24,39 +25,15 @@ def haplotype_summaries(
       length `bcftools consensus` gives the window (its chain maps the window's start and
       end to personal coordinates h0, h1; lengths = h1 - h0).
     """
-    ploidy = call_offsets.shape[1]
     for b in range(b_lo, b_hi):
-        ws = win_starts[b]
-        we = ws + length
-        for p in range(ploidy):
-            n = 0
-            h = length
-            last_end = -(1 << 62)
-            for k in range(call_offsets[b, p, 0], call_offsets[b, p, 1]):
-                v = variant_index[k]
-                vpos = v_pos[v]
-                rlen = v_ref_len[v]
-                vend = vpos + rlen
-                alen = alt_offsets[v + 1] - alt_offsets[v]
-                first = 0
-                if vpos < last_end:
-                    if vpos == last_end - 1 and rlen != alen:
-                        first = 1
-                    else:
-                        continue
-                last_end = vend
-                if vend <= ws:
-                    continue
-                if vpos >= we:
-                    break
-                n += 1
-                lo = max(vpos + first, ws)
-                hi = min(vend, we)
-                if hi > lo:
-                    h -= hi - lo
-                for j in range(first, alen):
-                    c = vpos + _ref_index(j, rlen, alen)
-                    if ws <= c < we:
-                        h += 1
-            n_variants[b, p] = n
-            lengths[b, p] = h
+        for p in range(call_offsets.shape[1]):
+            lengths[b, p], n_variants[b, p] = _hap_length(
+                v_pos,
+                v_ref_len,
+                alt_offsets,
+                variant_index,
+                call_offsets[b, p, 0],
+                call_offsets[b, p, 1],
+                win_starts[b],
+                win_starts[b] + length,
+            )
