@@ -272,3 +272,52 @@ def test_variant_files_with_different_samples(tmp_path: Path) -> None:
     with pytest.raises(gvl.InputFileError, match=r"different samples .*HG99999.*HG00096.*Fix"):
         write(out, [str(tmp_path / "chr21.pgen"), VCF_NORM])
     assert_nothing_written(tmp_path, out)
+
+
+@pytest.fixture
+def pgen_unphased_het(tmp_path: Path) -> tuple[str, int, str]:
+    """The chr21 PGEN rewritten with pgenlib, one heterozygous call of rs66525445 left unphased.
+
+    Returns (path, 1-based POS, sample).
+    """
+    pvar_path = PGEN21.replace(".pgen", ".pvar.zst")
+    pvar = pgenlib.PvarReader(pvar_path.encode())
+    reader = pgenlib.PgenReader(PGEN21.encode(), pvar=pvar)
+    psam = [line.split()[0] for line in (DATA / "chr21_phase3_start.psam").read_text().splitlines()[1:]]
+    n, m = reader.get_variant_ct(), len(psam)
+    out = tmp_path / "edited.pgen"
+    shutil.copy(pvar_path, tmp_path / "edited.pvar.zst")
+    shutil.copy(DATA / "chr21_phase3_start.psam", tmp_path / "edited.psam")
+    writer = pgenlib.PgenWriter(
+        str(out).encode(), m, variant_ct=n, nonref_flags=False, allele_ct_limit=3, hardcall_phase_present=True
+    )
+    target = next(i for i in range(n) if pvar.get_variant_pos(i) == 9_417_961)
+    alleles = np.empty(2 * m, np.int32)
+    phase = np.empty(m, np.uint8)
+    edited = ""
+    for i in range(n):
+        reader.read_alleles_and_phasepresent(i, alleles, phase)
+        if i == target:
+            g = alleles.reshape(-1, 2)
+            # a call stored as a0 > a1 keeps its phase (PGEN cannot hold it otherwise): pick a0 < a1
+            s = int(np.flatnonzero(phase.astype(bool) & (g[:, 0] < g[:, 1]))[0])
+            phase[s] = 0
+            edited = psam[s]
+        writer.append_partially_phased(alleles, phase, pvar.get_allele_ct(i))
+    writer.close()
+    return str(out), 9_417_961, edited
+
+
+def test_unphased_pgen_het_is_an_error_unless_allowed(tmp_path: Path, pgen_unphased_het) -> None:
+    """PGEN follows the VCF rule: an unphased heterozygous call has undefined haplotypes."""
+    path, pos, sample = pgen_unphased_het
+    out = tmp_path / "out.gvl"
+    with pytest.raises(
+        gvl.UnphasedGenotypeError,
+        match=rf"PGEN .*edited\.pgen, record 21:{pos}, sample {sample}: .*allow_unphased=True",
+    ):
+        write(out, path, bed=BED21, length=2000)
+    assert_nothing_written(tmp_path, out)
+    write(out, path, bed=BED21, length=2000, allow_unphased=True)
+    full = write(tmp_path / "orig.gvl", PGEN21, bed=BED21, length=2000)
+    assert_same_store(out, full)  # the call was 0|1 and pgenlib gives an unphased het in allele order
