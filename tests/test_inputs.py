@@ -321,3 +321,32 @@ def test_unphased_pgen_het_is_an_error_unless_allowed(tmp_path: Path, pgen_unpha
     write(out, path, bed=BED21, length=2000, allow_unphased=True)
     full = write(tmp_path / "orig.gvl", PGEN21, bed=BED21, length=2000)
     assert_same_store(out, full)  # the call was 0|1 and pgenlib gives an unphased het in allele order
+
+
+def test_cli_takes_a_pgen_and_several_variant_files(tmp_path: Path) -> None:
+    base = [sys.executable, "-m", "gvl_zarr.cli", "write"]
+    opts = ["--length", "2000", "--quiet"]
+    bed = tmp_path / "both.bed"
+    bed.write_text("22\t16050000\t16052000\n21\t9417000\t9419000\n")
+    pgen = subprocess.run(
+        [*base, str(tmp_path / "a.gvl"), str(bed), "--variants", PGEN21, "--variants", PGEN, *opts],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert pgen.returncode == 0, pgen.stderr
+    vcf = subprocess.run(
+        [*base, str(tmp_path / "b.gvl"), str(bed), "--variants", VCF21, "--variants", VCF_NORM, *opts],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert vcf.returncode == 0, vcf.stderr
+    assert_same_store(tmp_path / "a.gvl", tmp_path / "b.gvl")
+    bad = subprocess.run(
+        [*base, str(tmp_path / "c.gvl"), str(bed), "--variants", PGEN, "--variants", VCF_NORM, *opts],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2 and "both hold records on contig 22" in bad.stderr and "Traceback" not in bad.stderr
