@@ -350,3 +350,25 @@ def test_cli_takes_a_pgen_and_several_variant_files(tmp_path: Path) -> None:
         check=False,
     )
     assert bad.returncode == 2 and "both hold records on contig 22" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_pvar_of_another_pgen(tmp_path: Path) -> None:
+    shutil.copy(PGEN21, tmp_path / "x.pgen")
+    shutil.copy(PGEN.replace(".pgen", ".pvar"), tmp_path / "x.pvar")
+    shutil.copy(PGEN.replace(".pgen", ".psam"), tmp_path / "x.psam")
+    out = tmp_path / "out.gvl"
+    with pytest.raises(
+        gvl.InputFileError, match=r"x\.pgen does not match .*x\.pvar \(6135 variants\).*485 variants.*Fix"
+    ):
+        write(out, str(tmp_path / "x.pgen"))
+    assert_nothing_written(tmp_path, out)
+
+
+def test_vcf_zarr_format_3(tmp_path: Path) -> None:
+    """bio2zarr's Zarr v3 output reads like its default v2 output (here: the normalised VCF)."""
+    vcz3 = tmp_path / "norm.vcz"
+    cmd = [sys.executable, "-m", "bio2zarr", "vcf2zarr", "convert", "-Q", "-p", "0", "--zarr-format", "3"]
+    subprocess.run([*cmd, VCF_NORM, str(vcz3)], check=True, capture_output=True)
+    assert (vcz3 / "zarr.json").exists()
+    bed = tiles()[10:14]
+    assert_same_store(write(tmp_path / "a.gvl", VCF_NORM, bed=bed), write(tmp_path / "b.gvl", vcz3, bed=bed))

@@ -132,9 +132,10 @@ class PgenReader:
                 allele_idx_offsets=offsets if multi else None,
             )
         except RuntimeError as exc:
+            reason = exc.args[0].decode().strip() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
             raise InputFileError(
                 f"PGEN {self.path} does not match {pvar} ({n} variants) and {psam} ({len(file_samples)} samples): "
-                f"{exc}. Fix: use the .pvar and .psam written with this .pgen."
+                f"{reason} Fix: use the .pvar and .psam written with this .pgen."
             ) from exc
         self._n_samples = len(subset) if len(subset) < len(file_samples) else len(file_samples)
         self._contig_rows = self._index_contigs()
