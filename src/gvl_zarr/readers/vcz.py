@@ -21,6 +21,8 @@ def is_vcf_zarr(path: str) -> bool:
     stripped = path.rstrip("/")
     if stripped.endswith((".vcz", ".zarr", ".vcf.zarr")):
         return True
+    if "://" in path:  # remote VCF/BCF/PGEN are not read; a URL names a Zarr store
+        return not stripped.endswith((".vcf", ".vcf.gz", ".bcf", ".pgen"))
     return os.path.isdir(path) and any(
         os.path.exists(os.path.join(path, m)) for m in ("zarr.json", ".zgroup", ".zattrs")
     )
