@@ -372,3 +372,16 @@ def test_vcf_zarr_format_3(tmp_path: Path) -> None:
     assert (vcz3 / "zarr.json").exists()
     bed = tiles()[10:14]
     assert_same_store(write(tmp_path / "a.gvl", VCF_NORM, bed=bed), write(tmp_path / "b.gvl", vcz3, bed=bed))
+
+
+@requires_bcftools
+def test_vcf_zarr_missing_calls_read_like_vcf(tmp_path: Path, vcf_with_missing_gt) -> None:
+    """Missing alleles (`.|.`, `.|1`) pass through bio2zarr (-1) and read as reference, as in the VCF."""
+    vcz = tmp_path / "missing.vcz"
+    cmd = [sys.executable, "-m", "bio2zarr", "vcf2zarr", "convert", "-Q", "-p", "0"]
+    subprocess.run([*cmd, str(vcf_with_missing_gt.path), str(vcz)], check=True, capture_output=True)
+    samples = list(dict.fromkeys(e.sample for e in vcf_with_missing_gt.edits))
+    kw = dict(samples=samples, reference=FASTA)
+    a = write(tmp_path / "vcf.gvl", str(vcf_with_missing_gt.path), **kw)
+    b = write(tmp_path / "vcz.gvl", vcz, **kw)
+    assert_same_store(a, b)
