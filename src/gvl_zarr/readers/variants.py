@@ -6,7 +6,6 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from .._contigs import match_contig
 from ..errors import InputFileError
 from .base import VariantBlock, VariantReader
 
@@ -110,8 +109,3 @@ class MultiReader:
     def n_symbolic_skipped(self) -> int:
         """Distinct symbolic ALT alleles met so far, over all files."""
         return sum(r.n_symbolic_skipped for r in self.readers)
-
-    def owner(self, contig: str) -> VariantReader:
-        """The file that holds `contig` (for messages naming one file)."""
-        found = match_contig(contig, self._owner)
-        return self._owner[found] if found is not None else self.readers[0]
