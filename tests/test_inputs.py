@@ -365,9 +365,9 @@ def test_pvar_of_another_pgen(tmp_path: Path) -> None:
 
 
 def test_vcf_zarr_format_3(tmp_path: Path) -> None:
-    """bio2zarr's Zarr v3 output reads like its default v2 output (here: the normalised VCF)."""
+    """bio2zarr's Zarr v3 output, in small variant chunks (many per region), reads like the VCF."""
     vcz3 = tmp_path / "norm.vcz"
-    cmd = [sys.executable, "-m", "bio2zarr", "vcf2zarr", "convert", "-Q", "-p", "0", "--zarr-format", "3"]
+    cmd = [sys.executable, "-m", "bio2zarr", "vcf2zarr", "convert", "-Q", "-p", "0", "--zarr-format", "3", "-l", "64"]
     subprocess.run([*cmd, VCF_NORM, str(vcz3)], check=True, capture_output=True)
     assert (vcz3 / "zarr.json").exists()
     bed = tiles()[10:14]
@@ -384,4 +384,17 @@ def test_vcf_zarr_missing_calls_read_like_vcf(tmp_path: Path, vcf_with_missing_g
     kw = dict(samples=samples, reference=FASTA)
     a = write(tmp_path / "vcf.gvl", str(vcf_with_missing_gt.path), **kw)
     b = write(tmp_path / "vcz.gvl", vcz, **kw)
+    assert_same_store(a, b)
+
+
+def test_vcf_zarr_without_region_index(tmp_path: Path, vcz: Path) -> None:
+    """Stores without bio2zarr's region_index are queried from their position arrays instead."""
+    bare = tmp_path / "bare.vcz"
+    shutil.copytree(vcz, bare)
+    shutil.rmtree(bare / "region_index")
+    kw = dict(bed=tiles()[:6], samples=SAMPLES, max_jitter=16)
+    with pytest.warns(UserWarning, match="symbolic"):
+        a = write(tmp_path / "indexed.gvl", vcz, **kw)
+    with pytest.warns(UserWarning, match="symbolic"):
+        b = write(tmp_path / "bare.gvl", bare, **kw)
     assert_same_store(a, b)

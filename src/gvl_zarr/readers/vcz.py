@@ -31,9 +31,10 @@ def is_vcf_zarr(path: str) -> bool:
 class VczReader:
     """Reads genotypes of a VCF Zarr store (`call_genotype`, `variant_position`, …).
 
-    Only the per-variant contig and position (and `variant_length` for the span of each
-    record, which follows END like a tabix index does) are read whole; genotypes and
-    alleles are read per queried span.
+    Span queries use bio2zarr's `region_index` when the store has one, reading only the
+    position chunks a span meets; otherwise every variant's contig, position and length
+    are read once. A record's span is `variant_length`, which follows END as a tabix
+    index does. Genotypes and alleles are read per queried span.
     """
 
     kind = "VCF Zarr"
@@ -87,7 +88,9 @@ class VczReader:
             if "contig_length" in self._root
             else {}
         )
-        self._rows = self._index_contigs(names)
+        self._names = names
+        self._region_index = self._load_region_index(names)
+        self._rows = self._index_contigs(names) if self._region_index is None else {}
         self.ploidy = 2
         self.allow_unphased = allow_unphased
         self._symbolic: set[tuple[str, int, str]] = set()
@@ -114,30 +117,73 @@ class VczReader:
             rows[name] = (int(lo), p, e, np.maximum.accumulate(e))
         return rows
 
+    def _load_region_index(self, names: list[str]) -> dict[str, np.ndarray] | None:
+        """bio2zarr's `region_index` per contig, or None when the store has none.
+
+        Rows are (chunk, contig, first POS, last POS, max END, records) per variant chunk and
+        contig (1-based, inclusive); with it a span query reads only the position chunks it
+        meets instead of every variant's position.
+        """
+        if "region_index" not in self._root or "variant_length" not in self._root:
+            return None
+        index = np.asarray(self._root["region_index"][:], np.int64).reshape(-1, 6)
+        by_contig: dict[str, np.ndarray] = {}
+        bounds = np.append(np.flatnonzero(np.diff(index[:, 1], prepend=-1)), len(index))
+        for lo, hi in itertools.pairwise(bounds):
+            rows = index[lo:hi]
+            name = names[int(rows[0, 1])]
+            if name in by_contig or (rows[1:, 2] < rows[:-1, 3]).any():
+                raise InputFileError(
+                    f"VCF Zarr {self.path}: variants of contig {name} are not sorted by position in one "
+                    f"block (variant chunk {int(rows[0, 0])}). Fix: convert a sorted, indexed VCF."
+                )
+            by_contig[name] = rows
+        return by_contig
+
+    def _span_rows(self, contig: str, start: int, end: int) -> np.ndarray:
+        """Rows of the records whose span meets [start, end), as a tabix query returns them."""
+        if self._region_index is None:
+            if contig not in self._rows:
+                return np.zeros(0, np.int64)
+            lo, pos, ends, ends_max = self._rows[contig]
+            i0 = int(np.searchsorted(ends_max, start, side="right"))
+            i1 = max(i0, int(np.searchsorted(pos, end, side="left")))
+            return lo + i0 + np.flatnonzero(ends[i0:i1] > start)
+        rows = self._region_index.get(contig)
+        if rows is None:
+            return np.zeros(0, np.int64)
+        hit = rows[(rows[:, 2] - 1 < end) & (rows[:, 4] > start)]
+        if hit.size == 0:
+            return np.zeros(0, np.int64)
+        size = self._root["variant_position"].chunks[0]
+        lo, hi = int(hit[:, 0].min()) * size, (int(hit[:, 0].max()) + 1) * size
+        cid = self._names.index(contig)
+        c = np.asarray(self._root["variant_contig"][lo:hi])
+        p = np.asarray(self._root["variant_position"][lo:hi], np.int64) - 1
+        e = p + np.asarray(self._root["variant_length"][lo:hi], np.int64)
+        return lo + np.flatnonzero((c == cid) & (p < end) & (e > start))
+
     def read(self, contig: str, start: int, end: int) -> VariantBlock:
         """Records overlapping [start, end) on `contig` (0-based), multiallelics split."""
         n_samples = len(self.samples)
-        if contig in self._rows:
-            lo, pos, ends, ends_max = self._rows[contig]
-            i0 = int(np.searchsorted(ends_max, max(start, 0), side="right"))
-            i1 = max(i0, int(np.searchsorted(pos, max(end, 1), side="left")))
-        else:
-            lo, pos, ends, i0, i1 = 0, np.zeros(0, np.int64), np.zeros(0, np.int64), 0, 0
-        if i1 > i0:
-            sel = slice(lo + i0, lo + i1)
+        rows = self._span_rows(contig, max(start, 0), max(end, 1))
+        if rows.size:
+            sel = slice(int(rows[0]), int(rows[-1]) + 1)
+            keep = rows - rows[0]
             alleles = self._alleles[sel]
             gts = np.asarray(self._gt[sel])[:, self._columns]
             phased = None if self._phased is None else np.asarray(self._phased[sel])[:, self._columns]
+            pos = np.asarray(self._root["variant_position"][sel], np.int64) - 1
         else:
+            keep = np.zeros(0, np.int64)
             alleles = np.zeros((0, 1), str)
             gts = np.zeros((0, n_samples, 2), np.int8)
             phased = np.zeros((0, n_samples), bool)
+            pos = np.zeros(0, np.int64)
         ref = [str(a[0]) for a in alleles]
-        # overlap as tabix reports it: records whose span (variant_length, END-aware) meets [start, end)
-        keep = np.flatnonzero(ends[i0:i1] > max(start, 0))
         batch = RecordBatch(
             contig=contig,
-            pos=pos[i0:i1][keep],
+            pos=pos[keep],
             ref=[ref[k] for k in keep],
             alts=[[str(a) for a in alleles[k][1:] if str(a) != ""] for k in keep],
             genotypes=gts[keep],
@@ -155,7 +201,7 @@ class VczReader:
 
     def data_contigs(self) -> list[str]:
         """Contigs that hold at least one variant."""
-        return list(self._rows)
+        return list(self._rows if self._region_index is None else self._region_index)
 
     @property
     def n_symbolic_skipped(self) -> int:
