@@ -367,7 +367,7 @@ def test_pvar_of_another_pgen(tmp_path: Path) -> None:
 def test_vcf_zarr_format_3(tmp_path: Path) -> None:
     """bio2zarr's Zarr v3 output, in small variant chunks (many per region), reads like the VCF."""
     vcz3 = tmp_path / "norm.vcz"
-    cmd = [sys.executable, "-m", "bio2zarr", "vcf2zarr", "convert", "-Q", "-p", "0", "--zarr-format", "3", "-l", "64"]
+    cmd = [sys.executable, "-m", "bio2zarr", "vcf2zarr", "convert", "-Q", "-p", "0", "--zarr-format", "3", "-l", "256"]
     subprocess.run([*cmd, VCF_NORM, str(vcz3)], check=True, capture_output=True)
     assert (vcz3 / "zarr.json").exists()
     bed = tiles()[10:14]
