@@ -14,7 +14,12 @@ def _parser() -> argparse.ArgumentParser:
     w = sub.add_parser("write", help="write a dataset for the regions of a BED file")
     w.add_argument("path", help="output dataset folder (e.g. cool_dataset.gvl)")
     w.add_argument("bed", help="BED file of regions")
-    w.add_argument("--variants", help="indexed, phased VCF/BCF")
+    w.add_argument(
+        "--variants",
+        action="append",
+        help="phased genotypes: indexed VCF/BCF, PLINK 2 .pgen, or VCF Zarr (path or URL); "
+        "repeat for files holding different contigs",
+    )
     w.add_argument(
         "--bigwig-table",
         action="append",
@@ -65,7 +70,7 @@ def _write(args: argparse.Namespace) -> int:
     write(
         args.path,
         args.bed,
-        variants=args.variants,
+        variants=args.variants[0] if args.variants and len(args.variants) == 1 else args.variants,
         bigwigs=tracks or None,
         length=args.length,
         max_jitter=args.max_jitter,

@@ -32,7 +32,7 @@ from .readers.base import TrackReader, VariantReader
 from .readers.bed import read_bed
 from .readers.bigwig import BigWigs
 from .readers.fasta import FastaReader
-from .readers.vcf import VcfReader
+from .readers.variants import VariantInput, describe, open_variants
 
 _INITIAL_MARGIN = 10_000
 
@@ -52,7 +52,7 @@ class _Variants:
 def write(
     path: str | os.PathLike,
     bed: Any,
-    variants: str | os.PathLike | None = None,
+    variants: VariantInput | None = None,
     bigwigs: BigWigs | Sequence[BigWigs] | None = None,
     length: int | None = None,
     max_jitter: int = 0,
@@ -68,7 +68,9 @@ def write(
     Args:
         path: output folder, conventionally ending in `.gvl`.
         bed: BED path or table (chrom, chromStart, chromEnd[, name, score, strand]).
-        variants: indexed, phased VCF/BCF; ALT calls are stored sparsely per haplotype.
+        variants: phased genotypes: an indexed VCF/BCF, a PLINK 2 `.pgen` (with its `.pvar[.zst]`
+            and `.psam`), a VCF Zarr store (path or fsspec URL), or a list of such files that
+            hold different contigs (see docs/inputs.md). ALT calls are stored sparsely per haplotype.
         bigwigs: one or more `BigWigs`, each a named track with one file per sample.
         length: window length; each region becomes `length` bp centred on its midpoint
             (start = mid - length // 2). Defaults to the regions' common length.
@@ -97,10 +99,10 @@ def write(
     bed_df = read_bed(bed)
     length = _resolve_length(bed_df, length, bed_source)
 
-    vcf = VcfReader(variants, allow_unphased=allow_unphased) if variants is not None else None
+    vcf = open_variants(variants, allow_unphased=allow_unphased) if variants is not None else None
     chosen = _choose_samples(vcf, tracks, samples)
     if vcf is not None and chosen != vcf.samples:
-        vcf = VcfReader(variants, samples=chosen, allow_unphased=allow_unphased)
+        vcf = open_variants(variants, chosen, allow_unphased=allow_unphased)
     fasta = FastaReader(reference) if reference is not None else None
 
     contigs = list(dict.fromkeys(bed_df["chrom"].to_list()))
@@ -119,7 +121,7 @@ def write(
             fetch_end = _write_genotypes(root, vcf, contigs, contig_idx, start, end, max_jitter, fasta, progress)
             if vcf.n_symbolic_skipped:
                 warnings.warn(
-                    f"VCF {vcf.path}: skipped {vcf.n_symbolic_skipped} symbolic ALT allele(s) (e.g. <CN0>) "
+                    f"{vcf.kind} {vcf.path}: skipped {vcf.n_symbolic_skipped} symbolic ALT allele(s) (e.g. <CN0>) "
                     "in the regions; haplotypes carrying them read as reference there.",
                     stacklevel=2,
                 )
@@ -143,7 +145,7 @@ def write(
                 "track_info": {t.name: {"source": "bigwig", "max_jitter": int(max_jitter)} for t in tracks},
                 "inputs": {
                     "bed": bed_source,
-                    "variants": os.fspath(variants) if variants else None,
+                    "variants": describe(variants),
                     "reference": fasta.path if fasta is not None else None,
                 },
             }
@@ -196,7 +198,7 @@ def _choose_samples(vcf: VariantReader | None, tracks: list[TrackReader], sample
             extra = [s for s in track.samples if s not in known]
             if extra:
                 raise InputFileError(
-                    f"BigWig table of track {track.name!r} names sample(s) {extra[:5]} that VCF "
+                    f"BigWig table of track {track.name!r} names sample(s) {extra[:5]} that {vcf.kind} "
                     f"{vcf.path} lacks. Fix: remove them from the table or correct the names."
                 )
         pool = vcf.samples

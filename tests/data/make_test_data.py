@@ -46,6 +46,13 @@ KIT_FILES: tuple[tuple[str, str], ...] = (
     ("bed/genes.grch37.chr22_16.05-22Mb.spliceai_gencode.bed", "7582ed086767bd7d4b2fa0211e5779d5"),
     ("bed/tiles_16384.grch37.chr22_vcf_span.bed", "479e53bfa01fc32cc2fc26e5519492e2"),
     ("bed/tss_windows_16384.grch37.chr22_16.05-22Mb.bed", "3acaea7070421b1019bb37d054e74698"),
+    ("pgen/1kgp3.chr22_16.05-16.50Mb.2504s.norm.biallelic.pgen", "dbd5db545257f937d3793285ed145b18"),
+    ("pgen/1kgp3.chr22_16.05-16.50Mb.2504s.norm.biallelic.pvar", "b41b5995b457630b201a052c366be4a0"),
+    ("pgen/1kgp3.chr22_16.05-16.50Mb.2504s.norm.biallelic.psam", "1b13baa92c7d956083ced07db1759bc8"),
+    # the multiallelic chr21 PGEN sits in a sibling folder of the kit
+    ("../grch37_chr21_pgen/chr21_phase3_start.pgen", "a95479855985b7b380088996761df108"),
+    ("../grch37_chr21_pgen/chr21_phase3_start.pvar.zst", "d7781c56ab72f5a1dfa3f65d20875c88"),
+    ("../grch37_chr21_pgen/chr21_phase3_start.psam", "1b13baa92c7d956083ced07db1759bc8"),
 )
 
 # Derived file: the untouched `chr22`-named STAT1 track, cut down to the VCF span.

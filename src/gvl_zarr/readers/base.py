@@ -27,9 +27,27 @@ class VariantBlock:
     genotypes: np.ndarray  # (record, sample, ploidy) int8
 
 
-class VariantReader(Protocol):
-    """Genotype source (VCF now; PGEN and VCF Zarr fit the same shape)."""
+@dataclass(frozen=True)
+class RecordBatch:
+    """Records of one contig span as a format reads them, before multiallelics are split.
 
+    Every variant format (VCF, PGEN, VCF Zarr) reads into this one shape and
+    `readers._records.to_block` turns it into the writer's `VariantBlock`, so the
+    splitting, symbolic-allele and phasing rules are shared by all formats.
+    """
+
+    contig: str
+    pos: np.ndarray  # (record,) int64, 0-based POS, in file order
+    ref: list[str]  # (record,)
+    alts: list[list[str]]  # (record,) ALT alleles of each record (allele code k = alts[k - 1])
+    genotypes: np.ndarray  # (record, sample, ploidy) integer allele codes, negative = missing
+    phased: np.ndarray | None  # (record, sample) bool; None when every call is phased
+
+
+class VariantReader(Protocol):
+    """Genotype source: VCF/BCF, PGEN, VCF Zarr, or several of them split by contig."""
+
+    kind: str  # the format's name in messages ("VCF", "PGEN", "VCF Zarr")
     path: str
     samples: list[str]
     contigs: list[str]

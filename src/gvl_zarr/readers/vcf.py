@@ -8,16 +8,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..errors import InputFileError, MissingFileError, UnphasedGenotypeError
-from .base import VariantBlock
-
-
-def _is_symbolic(alt: str) -> bool:
-    return alt.startswith("<") or "[" in alt or "]" in alt or alt in ("*", ".", "")
+from ..errors import InputFileError, MissingFileError
+from ._records import to_block
+from .base import RecordBatch, VariantBlock
 
 
 class VcfReader:
     """Reads phased genotypes of indexed VCF/BCF files."""
+
+    kind = "VCF"
 
     def __init__(
         self, path: str | os.PathLike, samples: Sequence[str] | None = None, *, allow_unphased: bool = False
@@ -61,34 +60,13 @@ class VcfReader:
 
     def read(self, contig: str, start: int, end: int) -> VariantBlock:
         """Records overlapping [start, end) on `contig` (0-based), multiallelics split."""
-        pos: list[int] = []
-        refs: list[bytes] = []
-        alts: list[bytes] = []
-        first: list[int] = []
-        alt_maps: list[list[int]] = []
-        gts: list[np.ndarray] = []
-        rec_pos: list[int] = []
-        rec_ref_len: list[int] = []
         n_samples = len(self.samples)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="no intervals found")  # an empty span is fine
             records = list(self._vcf(f"{contig}:{max(start, 0) + 1}-{max(end, 1)}"))
-        for rec in records:
-            ref = rec.REF
-            rec_pos.append(rec.POS - 1)
-            rec_ref_len.append(len(ref))
-            first.append(len(pos))
-            amap = [-1]
-            for alt in rec.ALT:
-                if _is_symbolic(alt):
-                    self._symbolic.add((contig, rec.POS, alt))
-                    amap.append(-1)
-                    continue
-                amap.append(len(pos))
-                pos.append(rec.POS - 1)
-                refs.append(ref.encode())
-                alts.append(alt.encode())
-            alt_maps.append(amap)
+        gts = np.zeros((len(records), n_samples, self.ploidy), np.int16)
+        phased = np.ones((len(records), n_samples), bool)
+        for i, rec in enumerate(records):
             arr = rec.genotype.array() if n_samples else np.zeros((0, 3), np.int16)
             if arr.shape[1] - 1 != self.ploidy:
                 raise InputFileError(
@@ -97,26 +75,24 @@ class VcfReader:
                 )
             if self._columns is not None:
                 arr = arr[self._columns]
-            alleles = arr[:, : self.ploidy]
-            if not self.allow_unphased:
-                self._check_phased(arr, contig, rec.POS)
-            gts.append(alleles.astype(np.int8))
-        width = max((len(m) for m in alt_maps), default=1)
-        alt_map = np.full((len(alt_maps), width), -1, np.int64)
-        for i, m in enumerate(alt_maps):
-            alt_map[i, : len(m)] = m
-        genotypes = np.stack(gts) if gts else np.zeros((0, n_samples, self.ploidy), np.int8)
-        # cyvcf2 pads absent alleles with -2; both missing forms read as reference.
-        genotypes[genotypes < 0] = -1
-        return VariantBlock(
-            record_pos=np.asarray(rec_pos, np.int64),
-            record_ref_len=np.asarray(rec_ref_len, np.int64),
-            pos=np.asarray(pos, np.int64),
-            ref=refs,
-            alt=alts,
-            record_first_variant=np.asarray(first, np.int64),
-            record_alt_map=alt_map,
-            genotypes=genotypes,
+            gts[i] = arr[:, : self.ploidy]
+            phased[i] = arr[:, self.ploidy] != 0
+        batch = RecordBatch(
+            contig=contig,
+            pos=np.fromiter((r.POS - 1 for r in records), np.int64, len(records)),
+            ref=[r.REF for r in records],
+            alts=[list(r.ALT) for r in records],
+            genotypes=gts,
+            phased=phased,
+        )
+        return to_block(
+            batch,
+            kind=self.kind,
+            path=self.path,
+            samples=self.samples,
+            ploidy=self.ploidy,
+            allow_unphased=self.allow_unphased,
+            symbolic=self._symbolic,
         )
 
     @property
@@ -124,14 +100,12 @@ class VcfReader:
         """Distinct symbolic ALT alleles met so far (each reads as reference)."""
         return len(self._symbolic)
 
-    def _check_phased(self, arr: np.ndarray, contig: str, pos: int) -> None:
-        a, b, phased = arr[:, 0], arr[:, 1], arr[:, 2]
-        bad = np.flatnonzero((phased == 0) & (a >= 0) & (b >= 0) & (a != b))
-        if bad.size:
-            sample = self.samples[int(bad[0])]
-            raise UnphasedGenotypeError(
-                f"VCF {self.path}, record {contig}:{pos}, sample {sample}: heterozygous "
-                f"genotype is unphased ({bad.size} such sample(s) in this record), so its "
-                "haplotypes are undefined. Fix: phase the VCF (e.g. SHAPEIT, Beagle) or pass "
-                "allow_unphased=True to read alleles in the order written."
-            )
+    def data_contigs(self) -> list[str]:
+        """Contigs that hold at least one record (the header may list many more)."""
+        found = []
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="no intervals found")
+            for c in self.contigs:
+                if next(iter(self._vcf(c)), None) is not None:
+                    found.append(c)
+        return found
