@@ -170,9 +170,10 @@ class Dataset:
     ) -> Dataset:
         """A new Dataset with some settings changed; this one is left as it is.
 
-        return_sequences: True (haplotypes when the store has genotypes, else reference),
-            "haplotypes", "reference", or False/None.
-        return_tracks: True (all), a name (no tracks axis), a list of names, or False/None.
+        Args:
+            return_sequences: True (haplotypes when the store has genotypes, else reference),
+                "haplotypes", "reference", or False/None.
+            return_tracks: True (all), a name (no tracks axis), a list of names, or False/None.
         """
         changes: dict[str, Any] = {}
         if return_sequences is not _UNSET:
