@@ -31,11 +31,23 @@ reference. Symbolic alleles (``<CN0>``, ``<DEL>``...) are excluded with
 ``-e 'ALT~"<.*>"'``: bcftools 1.16 aborts on ``<CN0>`` whenever the chosen
 haplotype carries it, and gvl_zarr skips symbolic alleles.
 
+Committed outputs and the live oracle
+-------------------------------------
+``tests/data/bcftools_expected/haplotypes.tsv.gz`` holds the ``bcftools consensus``
+windows the tests compare against, written by
+``tests/data/bcftools_expected/make_expected.py`` (its header names the bcftools
+version). :class:`RecordedOracle` reads them, so the comparisons run on a machine
+without bcftools. Tests that need bcftools itself carry the ``live_bcftools``
+marker: they are collected only when bcftools is on PATH or ``GVL_REQUIRE_BCFTOOLS=1``
+(then a missing bcftools is a failure), never skipped; one of them checks the
+committed outputs against a live run.
+
 Fixtures for modified inputs (missing or unphased genotypes, a REF that disagrees
 with the FASTA, an unindexed VCF, a BED past the contig end and a BigWig table
 naming a sample the VCF lacks) are defined at the bottom; they are built in
-``tmp_path`` from the real kit files with ``bcftools``. To use them from a test
-module, import them by name (or list this module in ``pytest_plugins``).
+``tmp_path`` from the real kit files with pysam (bgzip and tabix from htslib), so
+they need no bcftools. To use them from a test module, import them by name (or
+list this module in ``pytest_plugins``).
 """
 
 from __future__ import annotations
@@ -77,14 +89,27 @@ def bcftools_path() -> str | None:
     return shutil.which("bcftools")
 
 
-requires_bcftools = pytest.mark.skipif(
-    bcftools_path() is None and os.environ.get(REQUIRE_ENV) != "1",
-    reason=f"bcftools is not installed (set {REQUIRE_ENV}=1 to make this a failure)",
-)
-"""Skip a test when bcftools is missing, unless ``GVL_REQUIRE_BCFTOOLS=1``.
+def live_bcftools_available() -> bool:
+    """True when tests that run bcftools are collected: it is on PATH or required."""
+    return bcftools_path() is not None or os.environ.get(REQUIRE_ENV) == "1"
 
-With the variable set, the test runs and fails with :class:`BcftoolsError`.
+
+live_bcftools = pytest.mark.live_bcftools
+"""Marks a test that runs bcftools itself.
+
+``conftest.py`` leaves such tests out of the collection (reported as deselected, with
+a line in the report header) when :func:`live_bcftools_available` is false, so a
+machine without bcftools runs every other test and skips none. With
+``GVL_REQUIRE_BCFTOOLS=1`` they are always collected and a missing bcftools fails
+with :class:`BcftoolsError`.
 """
+
+requires_bcftools = live_bcftools
+"""Alias of :data:`live_bcftools`."""
+
+EXPECTED_DIR = DATA_DIR / "bcftools_expected"
+EXPECTED_HAPLOTYPES = EXPECTED_DIR / "haplotypes.tsv.gz"
+EXPECTED_COLUMNS = ("vcf", "fasta", "chrom", "start", "length", "sample", "hap", "sequence")
 
 
 class BcftoolsError(RuntimeError):
@@ -468,6 +493,89 @@ class BcftoolsOracle:
         return path
 
 
+Query = tuple[str, str, str, int, int, str, int]
+"""One committed window: (VCF file name, FASTA file name, chrom, start, length, sample, hap)."""
+
+
+def query_key(
+    vcf: str | os.PathLike[str],
+    fasta: str | os.PathLike[str],
+    sample: str,
+    hap: int,
+    chrom: str,
+    start: int,
+    length: int,
+) -> Query:
+    """The committed-table key of a window (files by name, so any checkout matches)."""
+    return (Path(vcf).name, Path(fasta).name, chrom, int(start), int(length), sample, int(hap))
+
+
+def write_expected(path: Path, header: Sequence[str], rows: dict[Query, bytes]) -> None:
+    """Write ``rows`` as a gzipped TSV with ``# `` header lines (byte-reproducible: mtime 0)."""
+    lines = [f"# {line}" for line in header]
+    lines.append("\t".join(EXPECTED_COLUMNS))
+    lines += ["\t".join([*map(str, key), seq.decode()]) for key, seq in sorted(rows.items())]
+    data = ("\n".join(lines) + "\n").encode()
+    tmp = path.with_name(f"{path.name}.part")
+    with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def read_expected(path: Path = EXPECTED_HAPLOTYPES) -> tuple[list[str], dict[Query, bytes]]:
+    """Read a table written by :func:`write_expected`: (header lines, rows)."""
+    header: list[str] = []
+    rows: dict[Query, bytes] = {}
+    with gzip.open(path, "rt") as fh:
+        for line in fh:
+            line = line.rstrip("\n")
+            if line.startswith("# "):
+                header.append(line[2:])
+            elif line and not line.startswith(EXPECTED_COLUMNS[0] + "\t"):
+                vcf, fasta, chrom, start, length, sample, hap, seq = line.split("\t")
+                rows[(vcf, fasta, chrom, int(start), int(length), sample, int(hap))] = seq.encode()
+    return header, rows
+
+
+class RecordedOracle:
+    """The :class:`BcftoolsOracle` interface over committed ``bcftools consensus`` outputs.
+
+    Rows hold plus-strand windows; a minus-strand query is their reverse complement,
+    as in the live oracle. A window missing from the table raises ``LookupError``
+    naming the script that regenerates it.
+    """
+
+    def __init__(self, path: Path = EXPECTED_HAPLOTYPES) -> None:
+        self.path = path
+        self.header, self.rows = read_expected(path)
+
+    def haplotype(
+        self,
+        vcf: str | os.PathLike[str],
+        fasta: str | os.PathLike[str],
+        sample: str,
+        hap: int,
+        chrom: str,
+        start: int,
+        length: int,
+        *,
+        strand: str = "+",
+    ) -> bytes:
+        """Committed haplotype ``hap`` of ``sample`` over a reference window."""
+        key = query_key(vcf, fasta, sample, hap, chrom, start, length)
+        seq = self.rows.get(key)
+        if seq is None:
+            raise LookupError(
+                f"{key} is not among the committed bcftools outputs in {self.path}; "
+                "add it to committed_queries() in tests/test_oracle_bcftools.py and run "
+                "`python tests/data/bcftools_expected/make_expected.py` (needs bcftools)"
+            )
+        return reverse_complement(seq) if strand == "-" else seq
+
+    def prefetch(self, *args: object, **kwargs: object) -> None:
+        """Nothing to run: the outputs are already on disk."""
+
+
 _default_oracle: BcftoolsOracle | None = None
 
 
@@ -551,12 +659,15 @@ def _edit_vcf(
     dst: Path,
     edit_line: Callable[[list[str], list[str]], list[str] | None],
 ) -> None:
-    """Rewrite ``src`` into ``dst`` (bgzipped + tabix index) via ``edit_line``.
+    """Rewrite ``src`` into ``dst`` (bgzipped + tabix index, with pysam) via ``edit_line``.
 
     ``edit_line(fields, samples)`` receives the tab-split data line and the sample
     names; it returns replacement fields or None to keep the line.
     """
-    text = run_bcftools("view", "--no-version", src).stdout.decode()
+    import pysam
+
+    with gzip.open(src, "rt") as fh:
+        text = fh.read()
     samples: list[str] = []
     out: list[str] = []
     for line in text.splitlines():
@@ -569,9 +680,11 @@ def _edit_vcf(
         out.append(line)
     plain = dst.with_name(dst.name.removesuffix(".gz"))
     plain.write_text("\n".join(out) + "\n")
-    run_bcftools("view", "--no-version", "-Oz", "-o", dst, plain)
-    run_bcftools("index", "-t", "-f", dst)
-    plain.unlink()
+    # bgzip + .tbi, removing the plain file; the name it writes is plain + ".gz".
+    written = pysam.tabix_index(str(plain), preset="vcf", force=True)
+    if Path(written) != dst:
+        os.replace(written, dst)
+        os.replace(f"{written}.tbi", f"{dst}.tbi")
 
 
 def _pick_genotype_edits(

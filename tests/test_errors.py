@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 import gvl_zarr as gvl
-from _oracle import requires_bcftools
 from _slow_reference import fasta_window
 from conftest import FASTA, SAMPLES, STAT1, STAT1_CHR, TILES, VCF, VCF_NORM, bigwig_table, write_small
 
@@ -35,7 +34,6 @@ def test_unmatched_contig_names_the_file(tmp_path) -> None:
         gvl.write(tmp_path / "x.gvl", bed, variants=VCF, length=100, progress=False)
 
 
-@requires_bcftools
 def test_ref_mismatch_names_record(tmp_path, vcf_with_ref_mismatch) -> None:
     v = vcf_with_ref_mismatch
     bed = _small_bed(tmp_path, [f"22\t{v.pos - 100}\t{v.pos + 100}"])
@@ -94,7 +92,6 @@ def test_index_out_of_range(ds) -> None:
         ds[0, 6]
 
 
-@requires_bcftools
 def test_unphased_het_is_an_error_unless_allowed(tmp_path, vcf_with_unphased_het) -> None:
     edit = vcf_with_unphased_het.edits[0]
     bed = _small_bed(tmp_path, [f"22\t{edit.pos - 500}\t{edit.pos + 500}"])
@@ -111,7 +108,6 @@ def test_unphased_het_is_an_error_unless_allowed(tmp_path, vcf_with_unphased_het
     assert haps[0].tobytes() != haps[1].tobytes()
 
 
-@requires_bcftools
 def test_missing_genotypes_read_as_reference(tmp_path, vcf_with_missing_gt) -> None:
     edits = [e for e in vcf_with_missing_gt.edits if len(e.ref) == 1 and len(e.alt) == 1]
     assert edits

@@ -8,6 +8,13 @@ Two groups of tests:
 * ``test_gvl_*`` write real kit windows with ``gvl.write`` and compare every
   returned haplotype with the oracle.
 
+The ``oracle`` fixture has two parameters: ``committed`` reads the ``bcftools
+consensus`` outputs stored in ``tests/data/bcftools_expected/`` (always collected),
+``live`` runs bcftools (collected only when bcftools is on PATH or
+``GVL_REQUIRE_BCFTOOLS=1``). Tests that need bcftools itself (its warnings, its
+refusals, short hand-made windows) carry the ``live_bcftools`` marker.
+``test_committed_outputs_match_live_bcftools`` keeps the stored outputs honest.
+
 Windows are chosen by scanning the kit VCF with cyvcf2 for the situations that
 matter (SNPs, insertions, deletions, a deletion covering the window start,
 insertions anchored just before/at the start, split multiallelic sites,
@@ -29,19 +36,25 @@ import pytest
 from _oracle import (
     CONTIG,
     CONTIG_LENGTH,
+    EXPECTED_HAPLOTYPES,
     FASTA,
     VCF,
     VCF_NORM,
     BcftoolsError,
     BcftoolsOracle,
     EditedVcf,
+    Query,
+    RecordedOracle,
     RefMismatchVcf,
-    requires_bcftools,
+    live_bcftools,
+    live_bcftools_available,
+    query_key,
     reverse_complement,
     run_bcftools,
 )
 
-pytestmark = requires_bcftools
+ORACLE_SOURCES = ("committed", "live") if live_bcftools_available() else ("committed",)
+"""Where expected haplotypes come from; ``live`` only where bcftools can run."""
 
 LENGTH = 512
 """Window length used throughout (bp)."""
@@ -412,8 +425,38 @@ def windows(kit_norm: KitVcf, kit_orig: KitVcf) -> dict[str, Window]:
     return wins
 
 
+def reimplementation_cases(kit: KitVcf, windows: dict[str, Window]) -> list[tuple[int, str]]:
+    """(start, sample) windows compared with the Python re-implementation.
+
+    Every plus-strand window inside ``SPAN_REGION`` with its samples, plus 40 random
+    windows for 24 random samples (fixed seed).
+    """
+    rng = random.Random(20240611)
+    first, last = kit.records[0].pos, kit.records[-1].pos
+    cases = [
+        (w.start, s)
+        for w in windows.values()
+        if w.strand == "+" and SPAN_REGION[0] <= w.start < SPAN_REGION[1] - 2 * LENGTH
+        for s in w.samples
+    ]
+    random_samples = rng.sample(kit.samples, 24)
+    cases += [(rng.randrange(first - 200, last), rng.choice(random_samples)) for _ in range(40)]
+    return cases
+
+
+def committed_queries(kit: KitVcf, windows: dict[str, Window]) -> list[Query]:
+    """Every window the ``committed`` oracle must answer (plus strand, both haplotypes).
+
+    ``tests/data/bcftools_expected/make_expected.py`` runs bcftools on exactly these.
+    """
+    starts = [(vcf, w.start, s) for vcf in (VCF_NORM, VCF) for w in windows.values() for s in w.samples]
+    starts += [(VCF_NORM, start, s) for start, s in reimplementation_cases(kit, windows)]
+    keys = {query_key(vcf, FASTA, s, hap, CONTIG, start, LENGTH) for vcf, start, s in starts for hap in (1, 2)}
+    return sorted(keys)
+
+
 @pytest.fixture(scope="module")
-def oracle(
+def live_oracle(
     bcftools_oracle: BcftoolsOracle,
     windows: dict[str, Window],
 ) -> BcftoolsOracle:
@@ -423,6 +466,19 @@ def oracle(
     for vcf in (VCF_NORM, VCF):
         bcftools_oracle.prefetch(vcf, FASTA, sorted(samples), CONTIG, spans)
     return bcftools_oracle
+
+
+@pytest.fixture(scope="module")
+def recorded_oracle() -> RecordedOracle:
+    return RecordedOracle()
+
+
+@pytest.fixture(scope="module", params=ORACLE_SOURCES)
+def oracle(request: pytest.FixtureRequest) -> BcftoolsOracle | RecordedOracle:
+    """Expected haplotypes: the committed bcftools outputs, or bcftools run now."""
+    if request.param == "live":
+        return request.getfixturevalue("live_oracle")
+    return request.getfixturevalue("recorded_oracle")
 
 
 def _expected(oracle: BcftoolsOracle, vcf: Path, w: Window, sample: str, hap: int) -> bytes:
@@ -497,8 +553,9 @@ def test_oracle_windows_exercise_variants(oracle: BcftoolsOracle, ref_span: str,
             assert max(n_diff) > LENGTH // 4, f"{w.name}: no haplotype is shifted by an indel"
 
 
+@live_bcftools
 def test_oracle_window_starting_inside_deletion_by_hand(
-    oracle: BcftoolsOracle, kit_norm: KitVcf, ref_span: str, windows: dict[str, Window]
+    live_oracle: BcftoolsOracle, kit_norm: KitVcf, ref_span: str, windows: dict[str, Window]
 ) -> None:
     """A window starting inside a carried deletion begins at the first base after it.
 
@@ -515,20 +572,21 @@ def test_oracle_window_starting_inside_deletion_by_hand(
     assert not others, "pick a deletion without neighbours on this haplotype"
     off = SPAN_REGION[0]
     want_inside = ref_span[del_end - off : del_end - off + n].encode()
-    got = oracle.haplotype(VCF_NORM, FASTA, kit_norm.samples[s], hap + 1, CONTIG, w.start, n)
+    got = live_oracle.haplotype(VCF_NORM, FASTA, kit_norm.samples[s], hap + 1, CONTIG, w.start, n)
     assert got == want_inside
     # A window starting on the anchor keeps the anchor, then jumps over the deletion.
     want_anchor = (ref_span[rec.pos - off] + ref_span[del_end - off : del_end - off + n - 1]).encode()
-    got = oracle.haplotype(VCF_NORM, FASTA, kit_norm.samples[s], hap + 1, CONTIG, rec.pos, n)
+    got = live_oracle.haplotype(VCF_NORM, FASTA, kit_norm.samples[s], hap + 1, CONTIG, rec.pos, n)
     assert got == want_anchor
     # The other haplotype / a non-carrier reads plain reference.
     non = windows["deletion_covers_start"].samples[-1]
-    got = oracle.haplotype(VCF_NORM, FASTA, non, 1, CONTIG, w.start, n)
+    got = live_oracle.haplotype(VCF_NORM, FASTA, non, 1, CONTIG, w.start, n)
     assert got == ref_span[w.start - off : w.start - off + n].encode()
 
 
+@live_bcftools
 def test_oracle_insertion_anchor_rules_by_hand(
-    oracle: BcftoolsOracle, kit_norm: KitVcf, ref_span: str, windows: dict[str, Window]
+    live_oracle: BcftoolsOracle, kit_norm: KitVcf, ref_span: str, windows: dict[str, Window]
 ) -> None:
     """Insertion anchored at ``start`` is included; anchored at ``start - 1`` it is not."""
     off = SPAN_REGION[0]
@@ -541,7 +599,7 @@ def test_oracle_insertion_anchor_rules_by_hand(
         n = 12
         nearby = [r for r in kit_norm.in_range(anchor, anchor + n + 2) if r is not rec and r.gt[s, hap] > 0]
         assert not nearby
-        got = oracle.haplotype(VCF_NORM, FASTA, kit_norm.samples[s], hap + 1, CONTIG, w.start, n)
+        got = live_oracle.haplotype(VCF_NORM, FASTA, kit_norm.samples[s], hap + 1, CONTIG, w.start, n)
         if included:
             want = (rec.alts[0] + ref_span[anchor + 1 - off : anchor + n - off])[:n]
         else:
@@ -554,20 +612,10 @@ def test_oracle_matches_python_reimplementation(
 ) -> None:
     """bcftools+chain and an independent Python application agree on many windows.
 
-    Covers every chosen window inside the VCF span plus 40 random windows for 24
-    random samples (fixed seed), both haplotypes.
+    Covers :func:`reimplementation_cases`, both haplotypes.
     """
-    rng = random.Random(20240611)
-    first, last = kit_norm.records[0].pos, kit_norm.records[-1].pos
-    cases = [
-        (w.start, s)
-        for w in windows.values()
-        if w.strand == "+" and SPAN_REGION[0] <= w.start < SPAN_REGION[1] - 2 * LENGTH
-        for s in w.samples
-    ]
-    random_samples = rng.sample(kit_norm.samples, 24)
-    cases += [(rng.randrange(first - 200, last), rng.choice(random_samples)) for _ in range(40)]
-    oracle.prefetch(VCF_NORM, FASTA, sorted({s for _, s in cases}), CONTIG, [(first, LENGTH)])
+    cases = reimplementation_cases(kit_norm, windows)
+    oracle.prefetch(VCF_NORM, FASTA, sorted({s for _, s in cases}), CONTIG, [(kit_norm.records[0].pos, LENGTH)])
     personal: dict[tuple[str, int], PythonHaplotype] = {}
     for start, sample in cases:
         s = kit_norm.samples.index(sample)
@@ -596,8 +644,9 @@ def test_oracle_split_multiallelics_equal_original_vcf(oracle: BcftoolsOracle, w
                 assert norm == orig, (name, sample, hap)
 
 
+@live_bcftools
 def test_oracle_skips_symbolic_cnv(
-    oracle: BcftoolsOracle, kit_orig: KitVcf, windows: dict[str, Window], tmp_path: Path
+    live_oracle: BcftoolsOracle, kit_orig: KitVcf, windows: dict[str, Window], tmp_path: Path
 ) -> None:
     """The ``<CN0>`` record is excluded; without the exclusion bcftools aborts."""
     cnv = next(r for r in kit_orig.records if r.is_symbolic)
@@ -607,8 +656,8 @@ def test_oracle_skips_symbolic_cnv(
     w = windows["vcf_span_start"]
     assert sample in w.samples
     # Carrier's haplotype over the CNV (22:16,050,654-16,063,474) is not deleted.
-    got = oracle.haplotype(VCF, FASTA, sample, hap, CONTIG, cnv.pos, LENGTH)
-    assert got == oracle.haplotype(VCF_NORM, FASTA, sample, hap, CONTIG, cnv.pos, LENGTH)
+    got = live_oracle.haplotype(VCF, FASTA, sample, hap, CONTIG, cnv.pos, LENGTH)
+    assert got == live_oracle.haplotype(VCF_NORM, FASTA, sample, hap, CONTIG, cnv.pos, LENGTH)
     region = _write_region(tmp_path / "region.fa", 16_040_000, 16_070_000)
     with pytest.raises(BcftoolsError, match="Symbolic alleles"):
         run_bcftools("consensus", "-s", sample, "-H", str(hap), "-f", region, VCF)
@@ -632,15 +681,16 @@ def test_oracle_contig_edges_and_strand(oracle: BcftoolsOracle, windows: dict[st
         assert minus == reverse_complement(plus)
 
 
-def test_oracle_overlap_rules(oracle: BcftoolsOracle, kit_norm: KitVcf, windows: dict[str, Window]) -> None:
+@live_bcftools
+def test_oracle_overlap_rules(live_oracle: BcftoolsOracle, kit_norm: KitVcf, windows: dict[str, Window]) -> None:
     """bcftools skips a SNP on a deleted base, but applies T>C then TG>T at one POS."""
     w = windows["overlap_snp_inside_deletion"]
     dele = next(r for r in kit_norm.at(w.start + LENGTH // 2) if r.allele_len_diff(1) < 0)
     snp = next(r for r in kit_norm.in_range(dele.pos + 1, dele.pos + len(dele.ref)) if r is not dele)
     s = kit_norm.samples.index(w.samples[0])
     hap = int(np.flatnonzero((dele.gt[s] > 0) & (snp.gt[s] > 0))[0]) + 1
-    beg, end = oracle.region_for(VCF_NORM, FASTA, CONTIG, w.start, LENGTH)
-    cons = oracle.consensus(VCF_NORM, FASTA, w.samples[0], hap, CONTIG, beg, end)
+    beg, end = live_oracle.region_for(VCF_NORM, FASTA, CONTIG, w.start, LENGTH)
+    cons = live_oracle.consensus(VCF_NORM, FASTA, w.samples[0], hap, CONTIG, beg, end)
     assert f"The site {CONTIG}:{snp.pos + 1} overlaps with another variant, skipping..." in (cons.warnings)
 
     w = windows["snp_then_deletion_same_pos"]
@@ -649,8 +699,8 @@ def test_oracle_overlap_rules(oracle: BcftoolsOracle, kit_norm: KitVcf, windows:
     assert dele.allele_len_diff(1) < 0
     s = kit_norm.samples.index(w.samples[0])
     hap = int(np.flatnonzero((snp.gt[s] > 0) & (dele.gt[s] > 0))[0]) + 1
-    got = oracle.haplotype(VCF_NORM, FASTA, w.samples[0], hap, CONTIG, snp.pos, 4)
-    ref = oracle.haplotype(VCF_NORM, FASTA, w.samples[-1], hap, CONTIG, snp.pos, 8)
+    got = live_oracle.haplotype(VCF_NORM, FASTA, w.samples[0], hap, CONTIG, snp.pos, 4)
+    ref = live_oracle.haplotype(VCF_NORM, FASTA, w.samples[-1], hap, CONTIG, snp.pos, 8)
     deleted = len(dele.ref) - 1
     # SNP applied on the shared base, then the deleted base(s) skipped.
     assert got == (snp.alts[0] + ref[1 + deleted : 4 + deleted].decode()).encode()
@@ -660,7 +710,6 @@ def test_modified_vcf_fixtures(
     vcf_with_missing_gt: EditedVcf,
     vcf_with_unphased_het: EditedVcf,
     vcf_with_ref_mismatch: RefMismatchVcf,
-    tmp_path: Path,
 ) -> None:
     """The derived VCFs contain exactly the advertised edits."""
     import cyvcf2
@@ -677,12 +726,48 @@ def test_modified_vcf_fixtures(
             a = "." if gt[0] < 0 else str(gt[0])
             b = "." if gt[1] < 0 else str(gt[1])
             assert f"{a}{'|' if gt[2] else '/'}{b}" == e.new
-    # bcftools itself rejects the REF that disagrees with the FASTA.
     bad = vcf_with_ref_mismatch
     assert bad.vcf_ref != bad.fasta_ref
+    (rec,) = [r for r in cyvcf2.VCF(str(bad.path))(f"{CONTIG}:{bad.pos}-{bad.pos}") if [bad.alt] == r.ALT]
+    assert bad.vcf_ref == rec.REF
+
+
+@live_bcftools
+def test_bcftools_rejects_ref_mismatch(vcf_with_ref_mismatch: RefMismatchVcf, tmp_path: Path) -> None:
+    """bcftools itself refuses the REF that disagrees with the FASTA."""
+    bad = vcf_with_ref_mismatch
     region = _write_region(tmp_path / "region.fa", bad.pos - 1000, bad.pos + 1000)
     with pytest.raises(BcftoolsError, match="does not match the REF"):
         run_bcftools("consensus", "-f", region, bad.path)
+
+
+def test_committed_outputs_cover_every_query(
+    recorded_oracle: RecordedOracle, kit_norm: KitVcf, windows: dict[str, Window]
+) -> None:
+    """The stored table answers every window the tests ask for and names its bcftools."""
+    missing = [q for q in committed_queries(kit_norm, windows) if q not in recorded_oracle.rows]
+    assert not missing, f"{len(missing)} windows missing from {EXPECTED_HAPLOTYPES}, e.g. {missing[:3]}"
+    assert any(line.startswith("bcftools ") for line in recorded_oracle.header), recorded_oracle.header
+    assert all(len(seq) == LENGTH for seq in recorded_oracle.rows.values())
+
+
+@live_bcftools
+def test_committed_outputs_match_live_bcftools(
+    recorded_oracle: RecordedOracle, live_oracle: BcftoolsOracle, kit_norm: KitVcf, windows: dict[str, Window]
+) -> None:
+    """Every stored window equals what the installed bcftools gives now."""
+    queries = committed_queries(kit_norm, windows)
+    live_oracle.prefetch(VCF_NORM, FASTA, sorted({q[5] for q in queries}), CONTIG, [(kit_norm.records[0].pos, LENGTH)])
+    paths = {p.name: p for p in (VCF_NORM, VCF, FASTA)}
+    stale = [
+        q
+        for q in queries
+        if live_oracle.haplotype(paths[q[0]], paths[q[1]], q[5], q[6], q[2], q[3], q[4]) != recorded_oracle.rows[q]
+    ]
+    assert not stale, (
+        f"{len(stale)} stored windows differ from bcftools, e.g. {stale[:3]}; "
+        "re-run `python tests/data/bcftools_expected/make_expected.py`"
+    )
 
 
 # -----------------------------------------------------------------------------

@@ -179,13 +179,17 @@ class Dataset:
     ) -> Dataset:
         """A new Dataset with some settings changed; this one is left as it is.
 
-        return_sequences: True (haplotypes when the store has genotypes, else reference),
-            "haplotypes", "annotated", "reference", or False/None.
-        return_tracks: True (all), a name (no tracks axis), a list of names, or False/None.
-        rng: GenVarLoader's name for the seed: an int, or a numpy Generator (a seed is
-            drawn from it).
-        deterministic (GenVarLoader's meaning), fixed_jitter, output_length, insertion_fill: see `with_len`, `Settings` and
-            `with_insertion_fill`.
+        Args:
+            return_sequences: True (haplotypes when the store has genotypes, else reference),
+                "haplotypes", "annotated", "variants", "reference", or False/None.
+            return_tracks: True (all), a name (no tracks axis), a list of names, or False/None.
+            rng: GenVarLoader's name for the seed: an int, or a numpy Generator (a seed is
+                drawn from it).
+            deterministic: GenVarLoader's meaning: False lets over-long haplotypes start at
+                a random offset in their extra bases.
+            fixed_jitter: jitter is a fixed function of (seed, instance index).
+            output_length: see `with_len`.
+            insertion_fill: see `with_insertion_fill`.
         """
         changes: dict[str, Any] = {}
         if rng is not _UNSET and rng is not None:
