@@ -1,5 +1,6 @@
 """gvl_zarr: personal haplotypes and realigned tracks from Zarr stores, for training."""
 
+from .concat import concat
 from .dataset import Dataset
 from .errors import (
     ContigMismatchError,
@@ -17,6 +18,8 @@ from .errors import (
 )
 from .ragged import Ragged
 from .readers.bigwig import BigWigs
+from .ref_dataset import RefDataset
+from .update import update
 from .write import write
 
 __version__ = "0.1.0"
@@ -34,9 +37,12 @@ __all__ = [
     "MissingDependencyError",
     "MissingFileError",
     "Ragged",
+    "RefDataset",
     "ReferenceMismatchError",
     "SettingsError",
     "UnphasedGenotypeError",
     "__version__",
+    "concat",
+    "update",
     "write",
 ]

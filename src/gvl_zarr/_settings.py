@@ -25,6 +25,8 @@ class Settings:
             fresh random draws on every read.
         return_indices: also return (dataset, region, sample) indices of the batch.
         seed: seed of the jitter.
+        region_names: BED column whose values name regions in `subset_to`, `sel` and
+            indexing (None: regions by position or BED row only).
     """
 
     jitter: int = 0
@@ -36,3 +38,4 @@ class Settings:
     deterministic: bool = False
     return_indices: bool = False
     seed: int = 0
+    region_names: str | None = None
