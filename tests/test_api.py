@@ -26,10 +26,13 @@ def test_public_api_is_pinned() -> None:
             "MissingDependencyError",
             "MissingFileError",
             "Ragged",
+            "RefDataset",
             "ReferenceMismatchError",
             "SettingsError",
             "UnphasedGenotypeError",
             "__version__",
+            "concat",
+            "update",
             "write",
         ]
     )

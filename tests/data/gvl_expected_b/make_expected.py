@@ -1,0 +1,157 @@
+"""Expected outputs of GenVarLoader 0.43.1 for tests/test_ref_dataset.py and
+tests/test_track_management.py.
+
+Run with the interpreter that has GenVarLoader 0.43.1 (benchmarks/.venv-gvl):
+
+    benchmarks/.venv-gvl/bin/python tests/data/gvl_expected_b/make_expected.py
+
+GenVarLoader writes side files (.gvlfa caches, indexes) next to its inputs, so every input
+is copied into a temporary folder first. Regions are 512-bp BED rows, which GenVarLoader
+uses as given and gvl_zarr centres to the same window (length=512). Files written here:
+
+- refdataset.npz: `gvl.RefDataset` windows (rc_neg True and False) of 8 genes' centres, a
+  window running past the end of contig 22 (22,000,000 bp) and one inside its leading Ns.
+- refonly.npz: a dataset written without variants (per-sample STAT1/coverage BigWigs as
+  track "bw", WGS coverage as annotation track "cov"): reference and both tracks.
+- haps_annot.npz: a dataset of the normalised VCF with annotation track "cov": haplotypes
+  and the annotation track realigned to them, over 6 windows centred on indels.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent
+FASTA = DATA / "grch37.chr22_1-22000000.fa.bgz"
+VCF_NORM = DATA / "1kgp3.chr22_16.05-16.50Mb.2504s.norm.biallelic.vcf.gz"
+STAT1 = DATA / "GM12878_STAT1.ENCODE_SYDH.grch37_22.bw"
+COVERAGE = DATA / "NA24385_WGS_coverage_500bp.grch37_22.bw"
+GENES = DATA / "genes.grch37.chr22_16.05-22Mb.spliceai_gencode.bed"
+SAMPLES = ["NA12878", "HG00096", "NA18486", "NA19238"]
+LENGTH = 512
+INDEL_CENTRES = [16468604, 16476089, 16482608, 16490104, 16497141, 16499952]
+
+
+def ref_bed() -> pl.DataFrame:
+    """8 genes' centres (rows 2-9 of the genes BED), the contig end and its leading Ns."""
+    genes = pl.read_csv(
+        GENES,
+        separator="\t",
+        has_header=False,
+        new_columns=["chrom", "chromStart", "chromEnd", "name", "score", "strand"],
+    )[1:9]
+    mid = (genes["chromStart"] + genes["chromEnd"]) // 2
+    bed = pl.DataFrame(
+        {
+            "chrom": genes["chrom"].cast(pl.Utf8),
+            "chromStart": mid - LENGTH // 2,
+            "chromEnd": mid - LENGTH // 2 + LENGTH,
+            "name": genes["name"],
+            "strand": genes["strand"],
+        }
+    )
+    extra = pl.DataFrame(
+        {
+            "chrom": ["22", "22"],
+            "chromStart": [22_000_000 - 200, 1_000],
+            "chromEnd": [22_000_000 - 200 + LENGTH, 1_000 + LENGTH],
+            "name": ["contig_end", "leading_n"],
+            "strand": ["-", "+"],
+        }
+    )
+    return pl.concat([bed, extra])
+
+
+def indel_bed() -> pl.DataFrame:
+    starts = [c - LENGTH // 2 for c in INDEL_CENTRES]
+    return pl.DataFrame(
+        {
+            "chrom": ["22"] * len(starts),
+            "chromStart": starts,
+            "chromEnd": [s + LENGTH for s in starts],
+            "name": [f"indel{i}" for i in range(len(starts))],
+            "strand": ["+", "-"] * (len(starts) // 2),
+        }
+    )
+
+
+def copy_inputs(tmp: Path) -> dict[str, Path]:
+    out = {}
+    for key, src in {"fasta": FASTA, "vcf": VCF_NORM, "stat1": STAT1, "coverage": COVERAGE}.items():
+        for suffix in ("", ".fai", ".gzi", ".tbi"):
+            if Path(f"{src}{suffix}").exists():
+                shutil.copy(f"{src}{suffix}", tmp / f"{src.name}{suffix}")
+        out[key] = tmp / src.name
+    return out
+
+
+def bigwig_paths(files: dict[str, Path]) -> dict[str, str]:
+    """Per-sample BigWigs: STAT1 and WGS coverage alternating, as tests/conftest.py does."""
+    return {s: str(files["stat1"] if i % 2 == 0 else files["coverage"]) for i, s in enumerate(SAMPLES)}
+
+
+def main() -> None:
+    import genvarloader as gvl
+    from genoray import VCF
+
+    version = importlib.metadata.version("genvarloader")
+    assert version == "0.43.1", version
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        files = copy_inputs(tmp)
+        reference = gvl.Reference.from_path(files["fasta"], ["22"])
+
+        bed = ref_bed()
+        ref = {}
+        for rc in (True, False):
+            ds = gvl.RefDataset(reference, bed, rc_neg=rc).with_len(LENGTH)
+            ref[f"rc_{rc}"] = np.asarray(ds[:]).view(np.uint8)
+        np.savez_compressed(HERE / "refdataset.npz", version=version, **ref)
+
+        gvl.write(
+            tmp / "refonly.gvl",
+            bed[:8],
+            tracks=gvl.BigWigs("bw", bigwig_paths(files)),
+            annot_tracks={"cov": str(files["coverage"])},
+            overwrite=True,
+        )
+        ds = gvl.Dataset.open(tmp / "refonly.gvl", reference=files["fasta"]).with_len(LENGTH)
+        ds = ds.with_seqs("reference").with_tracks(["bw", "cov"])
+        seqs, tracks = ds[:, :]
+        np.savez_compressed(
+            HERE / "refonly.npz",
+            version=version,
+            samples=np.array(ds.samples),
+            reference=np.asarray(seqs).view(np.uint8),
+            tracks=np.asarray(tracks, np.float32),
+        )
+
+        gvl.write(
+            tmp / "haps.gvl",
+            indel_bed(),
+            variants=VCF(files["vcf"]),
+            annot_tracks={"cov": str(files["coverage"])},
+            samples=SAMPLES,
+            overwrite=True,
+        )
+        ds = gvl.Dataset.open(tmp / "haps.gvl", reference=files["fasta"]).with_len(LENGTH)
+        ds = ds.with_seqs("haplotypes").with_tracks("cov")
+        haps, tracks = ds[:, :]
+        np.savez_compressed(
+            HERE / "haps_annot.npz",
+            version=version,
+            samples=np.array(ds.samples),
+            haplotypes=np.asarray(haps).view(np.uint8),
+            tracks=np.asarray(tracks, np.float32),
+        )
+
+
+if __name__ == "__main__":
+    main()
