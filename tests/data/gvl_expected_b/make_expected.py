@@ -11,8 +11,9 @@ uses as given and gvl_zarr centres to the same window (length=512). Files writte
 
 - refdataset.npz: `gvl.RefDataset` windows (rc_neg True and False) of 8 genes' centres, a
   window running past the end of contig 22 (22,000,000 bp) and one inside its leading Ns.
+  (0.43.1 reverse-complements '-' rows whether or not rc_neg is set, so both arrays match.)
 - refonly.npz: a dataset written without variants (per-sample STAT1/coverage BigWigs as
-  track "bw", WGS coverage as annotation track "cov"): reference and both tracks.
+  track "bw", WGS coverage as annotation track "cov"): reference and each track.
 - haps_annot.npz: a dataset of the normalised VCF with annotation track "cov": haplotypes
   and the annotation track realigned to them, over 6 windows centred on indels.
 """
@@ -123,14 +124,19 @@ def main() -> None:
             overwrite=True,
         )
         ds = gvl.Dataset.open(tmp / "refonly.gvl", reference=files["fasta"]).with_len(LENGTH)
-        ds = ds.with_seqs("reference").with_tracks(["bw", "cov"])
-        seqs, tracks = ds[:, :]
+        ds = ds.with_seqs("reference")
+        # one track per call: with two tracks, 0.43.1 returns an array shaped (regions,
+        # samples, tracks, length) whose memory is in (tracks, regions, samples, length) order
+        per_track = {}
+        for name in ("bw", "cov"):
+            seqs, per_track[name] = ds.with_tracks(name)[:, :]
         np.savez_compressed(
             HERE / "refonly.npz",
             version=version,
             samples=np.array(ds.samples),
             reference=np.asarray(seqs).view(np.uint8),
-            tracks=np.asarray(tracks, np.float32),
+            bw=np.asarray(per_track["bw"], np.float32),
+            cov=np.asarray(per_track["cov"], np.float32),
         )
 
         gvl.write(
