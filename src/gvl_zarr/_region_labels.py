@@ -31,12 +31,13 @@ def write_columns(root: Any, bed: pl.DataFrame) -> list[str]:
     return names
 
 
-def read_column(group: Any, attrs: dict, column: str, where: str) -> np.ndarray:
-    """The stored values of BED column `column`, one per store region."""
+def read_column(group: Any, attrs: dict, column: str, where: str, setting: str = "region_names") -> np.ndarray:
+    """The stored values of BED column `column`, one per store region (`setting` names the
+    option that asked for it, for the message)."""
     available = list(attrs.get("region_columns", []))
     if column not in available:
         raise SettingsError(
-            f"region_names={column!r}: {where} has no such BED column; stored columns: {available}. "
+            f"{setting}={column!r}: {where} has no such BED column; stored columns: {available}. "
             "Fix: pick one of them, or re-write the dataset from a BED that has the column."
         )
     return np.asarray(group[f"regions/columns/{column}"][:].tolist(), dtype=str)

@@ -56,8 +56,9 @@ class Dataset:
         reference: str | os.PathLike | None = None,
         cache_bytes: int | str | None = None,
         preload: bool = True,
+        splice_info: tuple[str, str] | None = None,
         **settings: Any,
-    ) -> Dataset:
+    ) -> Any:
         """Open a dataset at a path, URL, fsspec mapper or zarr Store.
 
         `reference` (FASTA, plain or bgzipped) supplies sequences for stores written without
@@ -74,6 +75,9 @@ class Dataset:
         pages, outside the budget); `preload` also verifies their checksums in the background.
         Keyword settings are passed to `with_settings`;
         jitter defaults to the dataset's max_jitter.
+
+        `splice_info=(transcript_column, exon_number_column)` (BED columns stored with an exon
+        dataset) returns a `SplicedDataset` of personal transcripts instead (jitter 0).
         """
         data = StoreData(path, reference, cache_bytes, preload)
         base = Settings(
@@ -83,6 +87,11 @@ class Dataset:
             squeeze_tracks=len(data.tracks) == 1,
         )
         ds = cls(data, np.arange(len(data.r_start)), np.arange(len(data.samples)), base)
+        if splice_info is not None:
+            from .splice import SplicedDataset, SpliceMap
+
+            ds = ds.with_settings(**{"jitter": 0, **settings})
+            return SplicedDataset(ds, SpliceMap.from_store(ds, splice_info))
         return ds.with_settings(**settings) if settings else ds
 
     # ------------------------------------------------------------ properties

@@ -16,6 +16,12 @@ uses as given and gvl_zarr centres to the same window (length=512). Files writte
   track "bw", WGS coverage as annotation track "cov"): reference and each track.
 - haps_annot.npz: a dataset of the normalised VCF with annotation track "cov": haplotypes
   and the annotation track realigned to them, over 6 windows centred on indels.
+- spliced.npz: the exons (exons.grch37…bed, see make_exon_bed.py) of POTEH (11 exons, '-',
+  with SNPs and a 3-bp deletion), OR11H1 and IL17RA, opened with
+  splice_info=("transcript_id", "exon_number"): personal transcripts of SPLICE_SAMPLES,
+  reference transcripts, and the STAT1 track alone in reference coordinates (0.43.1 splices
+  sequences or tracks, not both), flattened in (transcript, sample[, haplotype]) order with
+  their lengths.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ COVERAGE = DATA / "NA24385_WGS_coverage_500bp.grch37_22.bw"
 GENES = DATA / "genes.grch37.chr22_16.05-22Mb.spliceai_gencode.bed"
 SAMPLES = ["NA12878", "HG00096", "NA18486", "NA19238"]
 LENGTH = 512
+EXONS = DATA / "exons.grch37.chr22_16.05-22Mb.spliceai_gencode.bed"
+SPLICE_TRANSCRIPTS = ["POTEH", "OR11H1", "IL17RA"]
+SPLICE_SAMPLES = ["NA12878", "HG00096", "HG01958", "HG01990"]
 INDEL_CENTRES = [16468604, 16476089, 16482608, 16490104, 16497141, 16499952]
 
 
@@ -81,6 +90,12 @@ def indel_bed() -> pl.DataFrame:
             "strand": ["+", "-"] * (len(starts) // 2),
         }
     )
+
+
+def exon_bed() -> pl.DataFrame:
+    """Exon rows of SPLICE_TRANSCRIPTS, in file order."""
+    bed = pl.read_csv(EXONS, separator="\t", schema_overrides={"#chrom": pl.Utf8}).rename({"#chrom": "chrom"})
+    return bed.filter(pl.col("transcript_id").is_in(SPLICE_TRANSCRIPTS))
 
 
 def copy_inputs(tmp: Path) -> dict[str, Path]:
@@ -144,7 +159,7 @@ def main() -> None:
             indel_bed(),
             variants=VCF(files["vcf"]),
             annot_tracks={"cov": str(files["coverage"])},
-            samples=SAMPLES,
+            samples=list(SAMPLES),
             overwrite=True,
         )
         ds = gvl.Dataset.open(tmp / "haps.gvl", reference=files["fasta"]).with_len(LENGTH)
@@ -156,6 +171,40 @@ def main() -> None:
             samples=np.array(ds.samples),
             haplotypes=np.asarray(haps).view(np.uint8),
             tracks=np.asarray(tracks, np.float32),
+        )
+
+        gvl.write(
+            tmp / "spliced.gvl",
+            exon_bed(),
+            variants=VCF(files["vcf"]),
+            tracks=gvl.BigWigs("stat1", {s: str(files["stat1"]) for s in SPLICE_SAMPLES}),
+            samples=list(SPLICE_SAMPLES),  # 0.43.1's write sorts the list it is given in place
+            overwrite=True,
+        )
+        ds = gvl.Dataset.open(
+            tmp / "spliced.gvl", reference=files["fasta"], splice_info=("transcript_id", "exon_number")
+        )
+        # 0.43.1 splices sequences or tracks, not both ("not supported"): one call each
+        haps = ds.with_seqs("haplotypes").with_tracks(False)[:, :]
+        ref = ds.with_seqs("reference").with_tracks(False)[:, :]
+        tracks = ds.with_seqs(None).with_tracks("stat1")[:, :]
+        order = [ds.samples.index(s) for s in SPLICE_SAMPLES]
+        hap_rows, ref_rows, track_rows = [], [], []
+        for t in range(len(SPLICE_TRANSCRIPTS)):
+            for s in order:
+                hap_rows += [np.asarray(haps[t, s, p]).ravel().view(np.uint8) for p in range(2)]
+                ref_rows.append(np.asarray(ref[t, s]).ravel().view(np.uint8))
+                track_rows.append(np.asarray(tracks[t, s], np.float32).ravel())  # the one track
+        np.savez_compressed(
+            HERE / "spliced.npz",
+            version=version,
+            transcripts=np.array(SPLICE_TRANSCRIPTS),
+            samples=np.array(SPLICE_SAMPLES),
+            hap_lengths=np.array([len(r) for r in hap_rows]),
+            haplotypes=np.concatenate(hap_rows),
+            ref_lengths=np.array([len(r) for r in ref_rows]),
+            reference=np.concatenate(ref_rows),
+            tracks=np.concatenate(track_rows),
         )
 
 
