@@ -170,3 +170,31 @@ def test_bad_splice_inputs(exon_store: Path, tmp_path: Path) -> None:
         gvl.InputFileError, match=r"wider than the stored window \(length 500\).*length >= 7387 \(the longest exon\)"
     ):
         gvl.Dataset.open(tmp_path / "short.gvl", splice_info=SPLICE)
+
+
+def test_spliced_ref_dataset_needs_no_store(exon_store: Path) -> None:
+    """RefDataset(splice_info=...) reads transcripts straight from the FASTA: equal to the
+    spliced store's reference and to GenVarLoader's reference transcripts."""
+    exons = make_expected.EXONS
+    ref = gvl.RefDataset(FASTA, exons, splice_info=SPLICE)
+    assert len(ref) == 79  # every gene of the annotation slice
+    got = ref[make_expected.SPLICE_TRANSCRIPTS]
+    assert got.shape == (3,)
+    want = expected("spliced")
+    lengths = want["ref_lengths"].reshape(3, 4)[:, 0]
+    offsets = np.concatenate([[0], np.cumsum(want["ref_lengths"])])
+    rows = [want["reference"][offsets[4 * t] : offsets[4 * t + 1]] for t in range(3)]
+    np.testing.assert_array_equal(got.lengths, lengths)
+    np.testing.assert_array_equal(got.data.view(np.uint8), np.concatenate(rows))
+    store = gvl.Dataset.open(exon_store, splice_info=SPLICE, return_sequences="reference", return_tracks=False)
+    np.testing.assert_array_equal(store[:, 0].data, got.data)
+    fwd = gvl.RefDataset(FASTA, exons, splice_info=SPLICE, rc_neg=False)["POTEH"].data.tobytes()
+    assert fwd == b"".join(fasta_window(FASTA, "22", lo, hi).encode() for lo, hi, _ in _transcript_exons("POTEH"))
+    seqs, idx = ref.with_settings(return_indices=True)[[5, 2]]
+    assert idx.tolist() == [5, 2] and seqs.shape == (2,)
+    with pytest.raises(gvl.SettingsError, match=r"length=100 cannot be used with splice_info.*Fix: drop length="):
+        gvl.RefDataset(FASTA, exons, length=100, splice_info=SPLICE)
+    with pytest.raises(gvl.SettingsError, match="splicing needs jitter=0, got jitter=5"):
+        gvl.RefDataset(FASTA, exons, jitter=5, splice_info=SPLICE)
+    with pytest.raises(gvl.SettingsError, match="splice_info column 'tx' is not a column"):
+        gvl.RefDataset(FASTA, exons, splice_info=("tx", "exon_number"))

@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from ._cache import ChunkCache, resolve_budget
+from ._chunks import range_index
 from ._contigs import require_contig
 from ._indexing import normalize
 from ._kernels import prepare
@@ -27,8 +28,10 @@ from ._reference import FastaReference
 from ._region_labels import NameIndex, is_names
 from ._regions import STRAND_CODES, resize
 from .errors import DatasetIndexError, InputFileError, SettingsError
+from .ragged import Ragged
 from .readers.bed import read_bed
 from .readers.fasta import FastaReader
+from .splice import SpliceMap, check_splice_info, group_exons
 
 _COMPLEMENT = np.arange(256, dtype=np.uint8)
 for _a, _b in zip(b"ACGTNacgtn", b"TGCANtgcan", strict=True):
@@ -67,6 +70,10 @@ class RefDataset:
         deterministic: jitter is a fixed function of (seed, region index).
         seed: seed of the jitter.
         region_names: BED column whose (unique) values name regions for indexing.
+        splice_info: (transcript column, exon number column) of an exon BED: the dataset's
+            rows are then transcripts, each its exons as given (no length, no jitter) joined in
+            exon-number order, '-' exons reverse-complemented with rc_neg, as `Ragged` bytes;
+            transcripts are named by their id.
         return_indices: also return the region index of each window.
         cache_bytes: budget of the window cache (default as `Dataset.open`).
 
@@ -88,6 +95,7 @@ class RefDataset:
         return_indices: bool = False,
         transform: Callable[..., Any] | None = None,
         cache_bytes: int | str | None = None,
+        splice_info: tuple[str, str] | None = None,
     ) -> None:
         self._reference = os.fspath(reference)
         self._bed_arg = bed
@@ -95,7 +103,12 @@ class RefDataset:
         self.bed = read_bed(bed)
         if not isinstance(jitter, (int, np.integer)) or jitter < 0:
             raise SettingsError(f"jitter must be a non-negative int, got {jitter!r}.")
-        self.length = _resolve_length(self.bed, length, source)
+        self._splice_info = splice_info
+        if splice_info is not None:
+            _check_splice_args(length, jitter)
+            self.length = 0  # exons as given: each transcript has its own length
+        else:
+            self.length = _resolve_length(self.bed, length, source)
         self.max_jitter = int(jitter)
         self._cache_bytes = cache_bytes
         fasta = FastaReader(self._reference)
@@ -107,16 +120,32 @@ class RefDataset:
             fasta.close()
         self._contig = np.array([contigs.index(c) for c in chroms], np.int32)
         self._strand = np.array([STRAND_CODES[s] for s in self.bed["strand"]], np.int8)
-        self._start, _ = resize(self.bed, self.length)
-        lo = self._start - self.max_jitter
-        hi = self._start + self.length + self.max_jitter
+        self._splice: SpliceMap | None = None
+        if splice_info is not None:
+            t_col, e_col = check_splice_info(splice_info)
+            for col in (t_col, e_col):
+                if col not in self.bed.columns:
+                    raise SettingsError(
+                        f"splice_info column {col!r} is not a column of {source}; columns: {self.bed.columns}."
+                    )
+            self._splice = group_exons(
+                self.bed[t_col].cast(pl.Utf8).to_numpy(), self.bed[e_col].cast(pl.Utf8).to_numpy(),
+                self._contig, self._strand, t_col, e_col, source,
+            )  # fmt: skip
+            self._start = self.bed["chromStart"].to_numpy().astype(np.int64)
+            lo, hi = self._start, self.bed["chromEnd"].to_numpy().astype(np.int64)
+        else:
+            self._start, _ = resize(self.bed, self.length)
+            lo = self._start - self.max_jitter
+            hi = self._start + self.length + self.max_jitter
         prepare()
         self._fetch = FastaReference(
             self._reference, names, self._contig, lo, hi, ChunkCache(resolve_budget(cache_bytes))
         )
         self._bounds = np.stack([np.zeros(len(lo), np.int64), hi - lo], axis=1)
         self._origins = lo
-        self._regions = np.arange(self.bed.height, dtype=np.int64)
+        n_rows = self.bed.height if self._splice is None else len(self._splice.names)
+        self._regions = np.arange(n_rows, dtype=np.int64)  # transcripts when spliced
         self._name_indexes: dict[str, NameIndex] = {}
         self.settings = RefSettings()
         self.settings = self._checked(
@@ -188,6 +217,8 @@ class RefDataset:
         return self._derive(self._regions, self._checked(settings))
 
     def _checked(self, s: RefSettings) -> RefSettings:
+        if self._splice_info is not None and s.jitter:
+            _check_splice_args(None, s.jitter)
         if not isinstance(s.jitter, (int, np.integer)) or s.jitter < 0:
             raise SettingsError(f"jitter must be a non-negative int, got {s.jitter!r}.")
         if s.jitter > self.max_jitter:
@@ -209,6 +240,11 @@ class RefDataset:
         return new
 
     def _name_index(self, column: str) -> NameIndex:
+        if self._splice is not None:  # spliced: rows are transcripts, named by their id
+            column = "transcript"
+            if column not in self._name_indexes:
+                self._name_indexes[column] = NameIndex(self._splice.names, column)
+            return self._name_indexes[column]
         index = self._name_indexes.get(column)
         if index is None:
             if column not in self.bed.columns or column in ("chrom", "chromStart", "chromEnd"):
@@ -226,14 +262,14 @@ class RefDataset:
         """Positions in this dataset of a region key; names are resolved, the rest kept."""
         if not is_names(key):
             return key
-        column = self.settings.region_names
+        column = self.settings.region_names if self._splice is None else "transcript"
         if column is None:
             raise DatasetIndexError(
                 f"regions were given by name ({key!r:.60}) but no region_names column is set; "
                 "pass RefDataset(..., region_names='name') or call with_settings(region_names=...)."
             )
         rows = self._name_index(column).positions(key)
-        local = np.full(self.bed.height, -1, np.int64)
+        local = np.full(self.bed.height if self._splice is None else len(self._splice.names), -1, np.int64)
         local[self._regions] = np.arange(self.n_regions)
         pos = local[rows]
         if np.any(pos < 0):
@@ -248,7 +284,34 @@ class RefDataset:
                 raise DatasetIndexError(f"a RefDataset has one axis (regions); got an index of {len(key)} keys.")
             key = key[0]
         r_local, _, shape = normalize(self._positions(key), self.n_regions, 1)
+        if self._splice is not None:
+            return self._read_spliced(r_local, shape)
         return self._read(r_local, shape)
+
+    def _read_spliced(self, t_local: np.ndarray, shape: tuple[int, ...]) -> Any:
+        """Reference transcripts: exons in exon order, each reverse-complemented on '-'."""
+        st, m = self.settings, self._splice
+        assert m is not None
+        t = self._regions[t_local]
+        n_exons = m.exon_offsets[t + 1] - m.exon_offsets[t]
+        rows = m.exon_rows[range_index(m.exon_offsets[t], n_exons)]
+        unique, inverse = np.unique(rows, return_inverse=True)
+        seq, first = self._fetch.windows(unique)
+        first, lengths = first[inverse.ravel()], self._bounds[rows, 1]
+        k = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        rev = np.repeat((self._strand[rows] == -1) & st.rc_neg, lengths)
+        span = np.repeat(lengths, lengths)
+        data = seq[np.repeat(first, lengths) + np.where(rev, span - 1 - k, k)]
+        data = np.where(rev, _COMPLEMENT[data], data)
+        per = np.add.reduceat(lengths, np.concatenate([[0], np.cumsum(n_exons)[:-1]])) if len(t) else lengths[:0]
+        offsets = np.concatenate([[0], np.cumsum(per)]).astype(np.int64)
+        outputs: list[Any] = [Ragged.from_offsets(data.view("S1"), shape, offsets)]
+        if st.transform is not None:
+            result = st.transform(*outputs)
+            outputs = list(result) if isinstance(result, tuple) else [result]
+        if st.return_indices:
+            outputs.append(t_local.reshape(shape))
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def _read(self, r_local: np.ndarray, shape: tuple[int, ...]) -> Any:
         st = self.settings
@@ -310,17 +373,31 @@ class RefDataset:
     def __getstate__(self) -> dict:
         """Spawned DataLoader workers rebuild the FASTA reader and cache from the arguments."""
         return {
-            "args": (self._reference, self._bed_arg, self.length, self.max_jitter),
+            "args": (self._reference, self._bed_arg, self.length, self.max_jitter, self._splice_info),
             "cache_bytes": self._cache_bytes,
             "regions": self._regions,
             "settings": self.settings,
         }
 
     def __setstate__(self, state: dict) -> None:
-        reference, bed, length, jitter = state["args"]
-        self.__init__(reference, bed, length, jitter, cache_bytes=state["cache_bytes"])
+        reference, bed, length, jitter, splice_info = state["args"]
+        if splice_info is not None:
+            length = None
+        self.__init__(reference, bed, length, jitter, cache_bytes=state["cache_bytes"], splice_info=splice_info)
         self._regions = state["regions"]
         self.settings = self._checked(state["settings"])
+
+
+def _check_splice_args(length: Any, jitter: Any) -> None:
+    if length is not None:
+        raise SettingsError(
+            f"length={length!r} cannot be used with splice_info: a spliced RefDataset returns whole transcripts "
+            "(exons as given, joined), whose lengths differ. Fix: drop length=."
+        )
+    if jitter:
+        raise SettingsError(
+            f"splicing needs jitter=0, got jitter={jitter}: a transcript's exons cannot be shifted independently."
+        )
 
 
 def _resolve_length(bed: pl.DataFrame, length: int | None, source: str) -> int:

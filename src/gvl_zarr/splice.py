@@ -41,48 +41,11 @@ class SpliceMap:
 
     @classmethod
     def from_store(cls, ds: Dataset, splice_info: Any) -> SpliceMap:
-        if not (isinstance(splice_info, (tuple, list)) and len(splice_info) == 2):
-            raise SettingsError(
-                f"splice_info must be a pair (transcript column, exon number column), got {splice_info!r}; "
-                "e.g. splice_info=('transcript_id', 'exon_number')."
-            )
-        t_col, e_col = (str(c) for c in splice_info)
+        t_col, e_col = check_splice_info(splice_info)
         d = ds._data
         transcripts = read_column(d.group, d.attrs, t_col, d.name, "splice_info column")
         numbers = read_column(d.group, d.attrs, e_col, d.name, "splice_info column")
-        try:
-            order_key = numbers.astype(np.int64)
-        except ValueError:
-            bad = str(next(n for n in numbers if not n.lstrip("-").isdigit()))
-            raise InputFileError(
-                f"{d.name}: exon number column {e_col!r} holds {bad!r}, not an integer; exons are joined in "
-                "increasing exon number. Fix: give exon numbers as integers."
-            ) from None
-        names, first, inverse = np.unique(transcripts, return_index=True, return_inverse=True)
-        by_appearance = np.argsort(first, kind="stable")  # transcripts in BED order
-        rank = np.empty_like(by_appearance)
-        rank[by_appearance] = np.arange(len(by_appearance))
-        t_of_row = rank[inverse.ravel()]
-        rows = np.lexsort((order_key, t_of_row))
-        counts = np.bincount(t_of_row, minlength=len(names))
-        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        smap = cls(names[by_appearance], offsets, rows.astype(np.int64))
-        smap._check(d, t_col)
-        return smap
-
-    def _check(self, d: Any, t_col: str) -> None:
-        starts = np.minimum.reduceat(d.r_contig[self.exon_rows], self.exon_offsets[:-1])
-        ends = np.maximum.reduceat(d.r_contig[self.exon_rows], self.exon_offsets[:-1])
-        s_lo = np.minimum.reduceat(d.r_strand[self.exon_rows], self.exon_offsets[:-1])
-        s_hi = np.maximum.reduceat(d.r_strand[self.exon_rows], self.exon_offsets[:-1])
-        for what, bad in (("contigs", starts != ends), ("strands", s_lo != s_hi)):
-            if bad.any():
-                t = int(np.flatnonzero(bad)[0])
-                raise InputFileError(
-                    f"{d.name}: transcript {str(self.names[t])!r} ({t_col!r}) has exons on different {what}; "
-                    "a transcript's exons must share one contig and strand. Fix the exon BED (or give each "
-                    "transcript its own id)."
-                )
+        smap = group_exons(transcripts, numbers, d.r_contig, d.r_strand, t_col, e_col, d.name)
         wide = (d.r_bed_start < d.r_start) | (d.r_bed_end > d.r_end)
         if wide.any():
             r = int(np.flatnonzero(wide)[0])
@@ -92,6 +55,56 @@ class SpliceMap:
                 f"stored window (length {d.length}). Fix: write the exon BED with length >= {longest} "
                 "(the longest exon)."
             )
+        return smap
+
+
+def check_splice_info(splice_info: Any) -> tuple[str, str]:
+    if not (isinstance(splice_info, (tuple, list)) and len(splice_info) == 2):
+        raise SettingsError(
+            f"splice_info must be a pair (transcript column, exon number column), got {splice_info!r}; "
+            "e.g. splice_info=('transcript_id', 'exon_number')."
+        )
+    return str(splice_info[0]), str(splice_info[1])
+
+
+def group_exons(
+    transcripts: np.ndarray,
+    numbers: np.ndarray,
+    contig: np.ndarray,
+    strand: np.ndarray,
+    t_col: str,
+    e_col: str,
+    where: str,
+) -> SpliceMap:
+    """Exon rows grouped by transcript (in order of first appearance), each group sorted by
+    integer exon number; every transcript's exons must share one contig and strand."""
+    try:
+        order_key = np.asarray(numbers).astype(np.int64)
+    except ValueError:
+        bad = str(next(n for n in numbers if not str(n).lstrip("-").isdigit()))
+        raise InputFileError(
+            f"{where}: exon number column {e_col!r} holds {bad!r}, not an integer; exons are joined in "
+            "increasing exon number. Fix: give exon numbers as integers."
+        ) from None
+    names, first, inverse = np.unique(np.asarray(transcripts, str), return_index=True, return_inverse=True)
+    by_appearance = np.argsort(first, kind="stable")
+    rank = np.empty_like(by_appearance)
+    rank[by_appearance] = np.arange(len(by_appearance))
+    t_of_row = rank[inverse.ravel()]
+    rows = np.lexsort((order_key, t_of_row)).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(t_of_row, minlength=len(names)))]).astype(np.int64)
+    names = names[by_appearance]
+    for what, values in (("contigs", contig), ("strands", strand)):
+        v = np.asarray(values)[rows]
+        bad = np.minimum.reduceat(v, offsets[:-1]) != np.maximum.reduceat(v, offsets[:-1])
+        if bad.any():
+            t = int(np.flatnonzero(bad)[0])
+            raise InputFileError(
+                f"{where}: transcript {str(names[t])!r} ({t_col!r}) has exons on different {what}; "
+                "a transcript's exons must share one contig and strand. Fix the exon BED (or give each "
+                "transcript its own id)."
+            )
+    return SpliceMap(names, offsets, rows)
 
 
 class SplicedDataset:
