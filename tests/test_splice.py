@@ -190,6 +190,8 @@ def test_spliced_ref_dataset_needs_no_store(exon_store: Path) -> None:
     np.testing.assert_array_equal(store[:, 0].data, got.data)
     fwd = gvl.RefDataset(FASTA, exons, splice_info=SPLICE, rc_neg=False)["POTEH"].data.tobytes()
     assert fwd == b"".join(fasta_window(FASTA, "22", lo, hi).encode() for lo, hi, _ in _transcript_exons("POTEH"))
+    exon_rows = ref.subset_to(["POTEH"]).get_bed()
+    assert exon_rows["exon_number"].cast(int).to_list() == list(range(1, 12))
     seqs, idx = ref.with_settings(return_indices=True)[[5, 2]]
     assert idx.tolist() == [5, 2] and seqs.shape == (2,)
     with pytest.raises(gvl.SettingsError, match=r"length=100 cannot be used with splice_info.*Fix: drop length="):

@@ -203,6 +203,8 @@ def test_update_errors_leave_the_dataset_unchanged(tmp_path) -> None:
         gvl.update(path, gvl.BigWigs.from_table("x", table), progress=False)
     with pytest.raises(gvl.MissingFileError, match="no gvl_zarr dataset"):
         gvl.update(tmp_path / "nowhere.gvl", annot_bigwigs={"y": STAT1}, progress=False)
+    with pytest.raises(gvl.InputFileError, match="update works on a local dataset folder"):
+        gvl.update("http://127.0.0.1:9/x.gvl", annot_bigwigs={"y": STAT1}, progress=False)
     assert (path / "zarr.json").read_bytes() == meta
     assert _track_dirs(path) == ["bw"]
     assert gvl.Dataset.open(path).available_tracks == ["bw"]
@@ -236,7 +238,7 @@ def test_killed_update_leaves_the_dataset_as_it_was(tmp_path) -> None:
     after = ds[:, :]
     np.testing.assert_array_equal(after[0], before[0])
     np.testing.assert_array_equal(after[1], before[1])
-    gvl.update(path, annot_bigwigs={"first": STAT1}, progress=False)
+    gvl.update(gvl.Dataset.open(path), annot_bigwigs={"first": STAT1}, progress=False)
     assert _track_dirs(path) == ["bw", "first"]
     assert gvl.Dataset.open(path).available_tracks == ["bw", "first"]
 

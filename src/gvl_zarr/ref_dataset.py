@@ -178,7 +178,12 @@ class RefDataset:
         return self.length
 
     def get_bed(self) -> pl.DataFrame:
-        """The BED rows of this dataset's regions, with the windows as `window_start`/`window_end`."""
+        """The BED rows of this dataset's regions, with the windows as `window_start`/`window_end`
+        (spliced: the exon rows of its transcripts, transcript by transcript in exon order)."""
+        if self._splice is not None:
+            m = self._splice
+            n = m.exon_offsets[self._regions + 1] - m.exon_offsets[self._regions]
+            return self.bed[m.exon_rows[range_index(m.exon_offsets[self._regions], n)]]
         starts = self._start[self._regions]
         return self.bed[self._regions].with_columns(
             pl.Series("window_start", starts), pl.Series("window_end", starts + self.length)

@@ -30,13 +30,13 @@ PARTIAL_PREFIX = "_partial-"
 
 
 def update(
-    path: str | os.PathLike,
+    path: Any,
     bigwigs: BigWigs | Sequence[BigWigs] | None = None,
     *,
     annot_bigwigs: Mapping[str, str | os.PathLike] | None = None,
     progress: bool = True,
 ) -> None:
-    """Add tracks to the dataset at `path` (a local folder).
+    """Add tracks to the dataset at `path` (a local folder, or an open `Dataset` of one).
 
     Args:
         bigwigs: one or more `BigWigs`, each with a file for exactly the dataset's samples
@@ -48,6 +48,12 @@ def update(
     included), as tracks written by `write` do. Datasets already open keep their track list;
     open the dataset again to read the new tracks.
     """
+    from .dataset import Dataset
+
+    if isinstance(path, Dataset):
+        path = path._data.location
+    if not isinstance(path, (str, os.PathLike)) or "://" in os.fspath(path):
+        raise InputFileError(f"update works on a local dataset folder; got {path!r}. Copy the dataset locally first.")
     root_dir = Path(os.fspath(path))
     if not (root_dir / "zarr.json").is_file():
         raise MissingFileError(
