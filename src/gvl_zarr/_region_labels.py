@@ -75,6 +75,7 @@ def is_names(key: Any) -> bool:
     """Whether an index key is a region/sample name or an array of names."""
     if isinstance(key, str):
         return True
-    if isinstance(key, (list, tuple, np.ndarray)) and len(key):
-        return np.asarray(key).dtype.kind in "US"
+    if isinstance(key, (list, tuple, np.ndarray)):
+        arr = np.asarray(key)
+        return arr.size > 0 and arr.dtype.kind in "US"
     return False

@@ -70,7 +70,9 @@ def write(
 
     Args:
         path: output folder, conventionally ending in `.gvl`.
-        bed: BED path or table (chrom, chromStart, chromEnd[, name, score, strand]).
+        bed: BED path or table (chrom, chromStart, chromEnd[, name, score, strand]). Its
+            other columns are stored too (`regions/columns/`), for `region_names` and
+            `splice_info` at open.
         variants: indexed, phased VCF/BCF; ALT calls are stored sparsely per haplotype.
         bigwigs: one or more `BigWigs`, each a named track with one file per sample.
         length: window length; each region becomes `length` bp centred on its midpoint
