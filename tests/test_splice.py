@@ -132,6 +132,11 @@ def test_names_subsets_indices_and_unspliced_rc(exon_store: Path) -> None:
     assert reverse_complement(first) == a.row(0)[: exons[0][1] - exons[0][0]].tobytes()
     with pytest.raises(gvl.DatasetIndexError, match=r"\['NOPE'\] are not in column 'transcript'"):
         ds["NOPE", 0]
+    batches = list(ds.to_dataloader(batch_size=5))
+    assert len(batches) == 3
+    seq, _, flat, _, _ = batches[1]
+    assert seq.shape == (5, 2) and flat.tolist() == [5, 6, 7, 8, 9]
+    np.testing.assert_array_equal(seq.data, ds[5:10][0].data)
 
 
 def test_bad_splice_inputs(exon_store: Path, tmp_path: Path) -> None:

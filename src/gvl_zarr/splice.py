@@ -195,6 +195,14 @@ class SplicedDataset:
             raise DatasetIndexError(f"transcript(s) {key!r:.80} are not in this subset.")
         return int(pos) if np.ndim(pos) == 0 else pos
 
+    # ------------------------------------------------------------------ torch
+    def to_dataloader(self, batch_size: int = 1, shuffle: bool = False, sampler: Any = None, **kwargs: Any) -> Any:
+        """A PyTorch DataLoader of batches of raveled (transcript, sample) instances: `Ragged`
+        outputs come as they are (flat data + offsets), indices as tensors."""
+        from .torch_loader import make_dataloader
+
+        return make_dataloader(self, batch_size=batch_size, shuffle=shuffle, sampler=sampler, **kwargs)
+
     # --------------------------------------------------------------- reading
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, tuple) and len(key) == 2 and (is_names(key[0]) or is_names(key[1])):
