@@ -31,6 +31,7 @@ def test_public_api_is_pinned() -> None:
             "MissingFileError",
             "Ragged",
             "RaggedVariants",
+            "RefDataset",
             "ReferenceMismatchError",
             "Repeat5p",
             "Repeat5pNormalized",
@@ -38,6 +39,8 @@ def test_public_api_is_pinned() -> None:
             "UnphasedGenotypeError",
             "__version__",
             "to_nested_tensor",
+            "concat",
+            "update",
             "write",
         ]
     )

@@ -1,6 +1,7 @@
 """gvl_zarr: personal haplotypes and realigned tracks from Zarr stores, for training."""
 
 from .annotated import AnnotatedHaps
+from .concat import concat
 from .dataset import Dataset
 from .errors import (
     ContigMismatchError,
@@ -19,6 +20,8 @@ from .errors import (
 from .fill import Constant, InsertionFill, Interpolate, Repeat5p, Repeat5pNormalized
 from .ragged import Ragged
 from .readers.bigwig import BigWigs
+from .ref_dataset import RefDataset
+from .update import update
 from .variants import RaggedVariants
 from .write import write
 
@@ -42,13 +45,16 @@ __all__ = [
     "MissingFileError",
     "Ragged",
     "RaggedVariants",
+    "RefDataset",
     "ReferenceMismatchError",
     "Repeat5p",
     "Repeat5pNormalized",
     "SettingsError",
     "UnphasedGenotypeError",
     "__version__",
+    "concat",
     "to_nested_tensor",
+    "update",
     "write",
 ]
 

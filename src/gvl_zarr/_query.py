@@ -18,6 +18,7 @@ import numpy as np
 import zarr
 
 from . import _layout, schema
+from ._annotation import is_annotation
 from ._cache import ChunkCache, resolve_budget
 from ._chunks import FlatArray, GridArray, Table, range_index
 from ._contigs import require_contig
@@ -38,6 +39,7 @@ class _Track:
     offsets: GridArray  # (region, sample, 2)
     intervals: Table  # starts, ends, values
     max_jitter: int
+    annotation: bool = False  # one column for all samples (see _annotation)
 
 
 class StoreData:
@@ -92,6 +94,7 @@ class StoreData:
             self.alt = self._flat("variants/alt")
             self.call_offsets = GridArray(g["genotypes/offsets"], self.cache, self.name)
             self.calls = self._flat("genotypes/variant_index")
+        self.name_indexes: dict[str, Any] = {}  # region_names column -> NameIndex, built on first use
         self.tracks: dict[str, _Track] = {}
         for name in attrs["tracks"]:
             self.tracks[name] = self._open_track(name)
@@ -162,6 +165,7 @@ class StoreData:
                 background=self.preload,
             ),
             max_jitter=int(info.get("max_jitter", self.max_jitter)),
+            annotation=is_annotation(info),
         )
 
     def refresh_tracks(self, rewritten: str | None = None) -> None:
@@ -414,7 +418,7 @@ def track_batch(data: StoreData, name: str, regions, samples):
     """(starts, ends, values, bounds (B, 2)) of one track for a batch: instance i's
     intervals are rows bounds[i, 0]:bounds[i, 1] of the three arrays."""
     tr = data.tracks[name]
-    offs = tr.offsets.take(regions, samples)
+    offs = tr.offsets.take(regions, np.zeros_like(samples) if tr.annotation else samples)
     lo, hi = offs[:, 0], offs[:, 1]
     (starts, ends, values), new_lo = tr.intervals.ranges(lo, hi)
     return starts, ends, values, np.stack([new_lo, new_lo + (hi - lo)], axis=1)

@@ -34,6 +34,8 @@ class Settings:
             window; False lets a haplotype longer than the output start at a random offset
             in its extra bases (GenVarLoader's random shift).
         insertion_fill: (track name, InsertionFill) pairs; other tracks repeat the anchor.
+        region_names: BED column whose values name regions in `subset_to`, `sel` and
+            indexing (None: regions by position or BED row only).
     """
 
     jitter: int = 0
@@ -48,3 +50,4 @@ class Settings:
     output_length: OutputLength = None
     deterministic: bool = True
     insertion_fill: tuple[tuple[str, Any], ...] = ()
+    region_names: str | None = None

@@ -14,6 +14,7 @@ from . import _outputs, _query, _settings_ext
 from ._indexing import normalize
 from ._kernels.jitter import hashed_shifts
 from ._query import StoreData
+from ._region_labels import NameIndex, is_names, read_column
 from ._settings import Settings
 from .errors import DatasetIndexError, InputFileError, SettingsError
 from .readers.bed import read_bed
@@ -59,8 +60,9 @@ class Dataset:
         reference: str | os.PathLike | None = None,
         cache_bytes: int | str | None = None,
         preload: bool = True,
+        splice_info: tuple[str, str] | None = None,
         **settings: Any,
-    ) -> Dataset:
+    ) -> Any:
         """Open a dataset at a path, URL, fsspec mapper or zarr Store.
 
         `reference` (FASTA, plain or bgzipped) supplies sequences for stores written without
@@ -78,6 +80,9 @@ class Dataset:
         Keyword settings are passed to `with_settings` (GenVarLoader's `jitter`, `rng`,
         `rc_neg` included; docs/from_genvarloader.md maps the rest); jitter defaults to
         the dataset's max_jitter.
+
+        `splice_info=(transcript_column, exon_number_column)` (BED columns stored with an exon
+        dataset) returns a `SplicedDataset` of personal transcripts instead (jitter 0).
         """
         data = StoreData(path, reference, cache_bytes, preload)
         base = Settings(
@@ -87,6 +92,11 @@ class Dataset:
             squeeze_tracks=len(data.tracks) == 1,
         )
         ds = cls(data, np.arange(len(data.r_start)), np.arange(len(data.samples)), base)
+        if splice_info is not None:
+            from .splice import SplicedDataset, SpliceMap
+
+            ds = ds.with_settings(**{"jitter": 0, **settings})
+            return SplicedDataset(ds, SpliceMap.from_store(ds, splice_info))
         return ds.with_settings(**settings) if settings else ds
 
     # ------------------------------------------------------------ properties
@@ -176,6 +186,7 @@ class Dataset:
         rng: int | np.random.Generator | None = _UNSET,
         output_length: int | str | None = _UNSET,
         insertion_fill: Any = _UNSET,
+        region_names: str | None = _UNSET,
     ) -> Dataset:
         """A new Dataset with some settings changed; this one is left as it is.
 
@@ -190,6 +201,8 @@ class Dataset:
             fixed_jitter: jitter is a fixed function of (seed, instance index).
             output_length: see `with_len`.
             insertion_fill: see `with_insertion_fill`.
+            region_names: a BED column stored with the regions (e.g. "name"); its values then
+                select regions in `subset_to`, `sel` and `ds["ENSG…", "NA12878"]`.
         """
         changes: dict[str, Any] = {}
         if rng is not _UNSET and rng is not None:
@@ -210,6 +223,7 @@ class Dataset:
             ("deterministic", deterministic),
             ("return_indices", return_indices),
             ("seed", seed),
+            ("region_names", region_names),
         ):
             if value is not _UNSET:
                 changes[key] = value
@@ -299,6 +313,33 @@ class Dataset:
         if s.transform is not None and not callable(s.transform):
             raise SettingsError("transform must be callable.")
         _settings_ext.check_length(s, self._data)
+        if s.region_names is not None:
+            self._name_index(s.region_names)
+
+    def _name_index(self, column: str) -> NameIndex:
+        """Store-wide lookup of the regions by their value in BED column `column`."""
+        index = self._data.name_indexes.get(column)
+        if index is None:
+            d = self._data
+            index = NameIndex(read_column(d.group, d.attrs, column, d.name), column)
+            d.name_indexes[column] = index
+        return index
+
+    def _named_regions(self, names: Any) -> np.ndarray | int:
+        """Positions in this dataset of regions named in the `region_names` column."""
+        column = self.settings.region_names
+        if column is None:
+            raise DatasetIndexError(
+                f"regions were given by name ({names!r:.60}) but no region_names column is set; open with "
+                "Dataset.open(..., region_names='name') or call with_settings(region_names=...)."
+            )
+        store_rows = self._name_index(column).positions(names)
+        local = np.full(len(self._data.r_start), -1, np.int64)
+        local[self._regions] = np.arange(self.n_regions)
+        pos = local[store_rows]
+        if np.any(pos < 0):
+            raise DatasetIndexError(f"region(s) {names!r:.80} are in the store but not in this subset of it.")
+        return int(pos) if np.ndim(pos) == 0 else pos
 
     # --------------------------------------------------------------- subsets
     def subset_to(self, regions: Any = None, samples: Any = None) -> Dataset:
@@ -312,6 +353,8 @@ class Dataset:
         return Dataset(self._data, new_regions, new_samples, self.settings)
 
     def _region_positions(self, regions: Any) -> np.ndarray:
+        if self.settings.region_names is not None and is_names(regions) and not _is_file(regions):
+            return np.atleast_1d(self._named_regions(regions))
         if isinstance(regions, (str, os.PathLike, pl.DataFrame)) or hasattr(regions, "columns"):
             wanted = read_bed(regions)
             bed = self.get_bed().with_row_index("_pos")
@@ -349,13 +392,24 @@ class Dataset:
         return self[slice(None) if regions is None else regions, slice(None) if samples is None else samples]
 
     def sel(self, regions: Any = None, samples: Any = None) -> Any:
-        """Read by labels: regions as BED rows (table), samples as names."""
-        r = slice(None) if regions is None else self._region_positions(regions)
+        """Read by labels: regions as BED rows (table) or names (with `region_names`),
+        samples as names. A single name drops its axis."""
+        if regions is None:
+            r = slice(None)
+        elif self.settings.region_names is not None and is_names(regions):
+            r = self._named_regions(regions)
+        else:
+            r = self._region_positions(regions)
         s = slice(None) if samples is None else self._sample_positions(samples)
         return self[r, s]
 
     def __getitem__(self, key: Any) -> Any:
-        """`ds[i]` / `ds[:10]`: raveled instances (region-major); `ds[r, s]`: regions × samples."""
+        """`ds[i]` / `ds[:10]`: raveled instances (region-major); `ds[r, s]`: regions × samples,
+        each also by name (regions with `region_names` set, samples always)."""
+        if isinstance(key, tuple) and len(key) == 2 and (is_names(key[0]) or is_names(key[1])):
+            r_key = self._named_regions(key[0]) if is_names(key[0]) else key[0]
+            s_key = self._sample_positions(key[1]) if is_names(key[1]) else key[1]
+            key = (r_key, s_key)
         r, s, shape = normalize(key, self.n_regions, self.n_samples)
         return self._read(r, s, shape)
 
@@ -492,6 +546,10 @@ def _seed_of(rng: int | np.random.Generator) -> int:
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         return int(rng)
     raise SettingsError(f"rng must be an int seed or a numpy Generator, got {rng!r}.")
+
+
+def _is_file(value: Any) -> bool:
+    return isinstance(value, str) and os.path.exists(value)
 
 
 _RNGS: dict[tuple[int, int], np.random.Generator] = {}

@@ -11,7 +11,7 @@ import os
 import shutil
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,11 +21,13 @@ import zarr
 from tqdm.auto import tqdm
 
 from . import schema
+from ._annotation import ANNOTATION, annotation_info, annotation_tracks
 from ._arrays import appender, create
 from ._chunks import range_index
 from ._contigs import require_contig
 from ._kernels.calls import sparse_calls
 from ._refcheck import check_ref_alleles
+from ._region_labels import write_columns
 from ._regions import STRAND_CODES, group_spans, resize
 from .errors import DatasetExistsError, InputFileError, SettingsError
 from .readers.base import TrackReader, VariantReader
@@ -61,13 +63,16 @@ def write(
     *,
     reference: str | os.PathLike | None = None,
     allow_unphased: bool = False,
+    annot_bigwigs: Mapping[str, str | os.PathLike] | None = None,
     progress: bool = True,
 ) -> None:
     """Write a gvl_zarr dataset (a Zarr v3 store) for the regions of `bed`.
 
     Args:
         path: output folder, conventionally ending in `.gvl`.
-        bed: BED path or table (chrom, chromStart, chromEnd[, name, score, strand]).
+        bed: BED path or table (chrom, chromStart, chromEnd[, name, score, strand]). Its
+            other columns are stored too (`regions/columns/`), for `region_names` and
+            `splice_info` at open.
         variants: phased genotypes: an indexed VCF/BCF, a PLINK 2 `.pgen` (with its `.pvar[.zst]`
             and `.psam`), a VCF Zarr store (path or fsspec URL), or a list of such files that
             hold different contigs (see docs/inputs.md). ALT calls are stored sparsely per haplotype.
@@ -84,6 +89,8 @@ def write(
             open with `Dataset.open(..., reference=FASTA)` to read sequences.
         allow_unphased: read unphased heterozygous genotypes in the order written instead
             of raising `UnphasedGenotypeError`.
+        annot_bigwigs: sample-independent tracks, `{name: BigWig path}`: stored once per
+            region and returned for every sample (realigned to each haplotype).
         progress: show progress bars.
     """
     out = os.fspath(path)
@@ -94,7 +101,8 @@ def write(
     if max_jitter < 0:
         raise SettingsError(f"max_jitter must be >= 0, got {max_jitter}.")
     tracks = [bigwigs] if isinstance(bigwigs, BigWigs) else list(bigwigs or [])
-    _check_track_names(tracks)
+    annotations = annotation_tracks(annot_bigwigs)
+    _check_track_names(tracks + annotations)
     bed_source = os.fspath(bed) if isinstance(bed, (str, os.PathLike)) else "BED table"
     bed_df = read_bed(bed)
     length = _resolve_length(bed_df, length, bed_source)
@@ -126,11 +134,16 @@ def write(
                     stacklevel=2,
                 )
         _write_regions(root, bed_df, contig_idx, start, end, fetch_end)
+        region_columns = write_columns(root, bed_df)
         create(root, schema.SAMPLES, np.array(chosen, dtype=str))
         if fasta is not None:
             _write_reference(root, fasta, contigs, contig_idx, start - max_jitter, fetch_end, progress)
         for track in tracks:
             _write_track(root, track, contigs, contig_idx, start - max_jitter, fetch_end, chosen, progress)
+        for track in annotations:
+            _write_track(root, track, contigs, contig_idx, start - max_jitter, fetch_end, [ANNOTATION], progress)
+        track_info = {t.name: {"source": "bigwig", "max_jitter": int(max_jitter)} for t in tracks}
+        track_info.update({t.name: annotation_info(t, max_jitter) for t in annotations})
         root.attrs.update(
             {
                 "format_version": schema.FORMAT_VERSION,
@@ -141,8 +154,9 @@ def write(
                 "contigs": contigs,
                 "has_genotypes": vcf is not None,
                 "has_reference": fasta is not None,
-                "tracks": [t.name for t in tracks],
-                "track_info": {t.name: {"source": "bigwig", "max_jitter": int(max_jitter)} for t in tracks},
+                "tracks": [t.name for t in tracks + annotations],
+                "track_info": track_info,
+                "region_columns": region_columns,
                 "inputs": {
                     "bed": bed_source,
                     "variants": describe(variants),
@@ -156,7 +170,7 @@ def write(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:
-        for track in tracks:
+        for track in tracks + annotations:
             track.close()
 
 

@@ -52,9 +52,15 @@ def read_bed(bed: str | os.PathLike | pl.DataFrame | Any) -> pl.DataFrame:
 
 
 def _read_bed_file(path: str) -> pl.DataFrame:
+    """Columns are named by BED_COLUMNS, or by a `#chrom<TAB>…` header line when the file
+    has one (then every column is kept, e.g. an exon BED's transcript and exon number)."""
     rows: list[list[str]] = []
+    header: list[str] | None = None
     with open(path) as fh:
         for line in fh:
+            if line.startswith("#chrom\t") and not rows:
+                header = line[1:].rstrip("\n").split("\t")
+                continue
             if not line.strip() or line.startswith(("#", "track", "browser")):
                 continue
             rows.append(line.rstrip("\n").split("\t"))
@@ -63,8 +69,9 @@ def _read_bed_file(path: str) -> pl.DataFrame:
     width = min(len(r) for r in rows)
     if width < 3:
         raise InputFileError(f"BED file {path} needs at least 3 tab-separated columns.")
-    width = min(width, len(BED_COLUMNS))
-    data = {BED_COLUMNS[i]: [r[i] for r in rows] for i in range(width)}
+    names = header if header is not None and len(header) >= 3 else BED_COLUMNS
+    width = min(width, len(names))
+    data = {names[i]: [r[i] for r in rows] for i in range(width)}
     try:
         df = pl.DataFrame(data).with_columns(pl.col("chromStart").cast(pl.Int64), pl.col("chromEnd").cast(pl.Int64))
     except pl.exceptions.InvalidOperationError as exc:
