@@ -78,10 +78,10 @@ def test_centres_windows_like_write_and_matches_the_store(tmp_path) -> None:
     assert ref[i].tobytes() == (_revcomp(want) if row["strand"] == "-" else want)
 
 
-def test_jitter_shifts_within_bounds_and_deterministic_repeats() -> None:
+def test_jitter_shifts_within_bounds_and_fixed_jitter_repeats() -> None:
     ref = gvl.RefDataset(FASTA, GENES, length=300, jitter=20, rc_neg=False)
     bed = ref.get_bed()
-    a = ref.with_settings(deterministic=True, seed=3)
+    a = ref.with_settings(fixed_jitter=True, seed=3)
     first = a[:12]
     np.testing.assert_array_equal(first, a[:12])  # fixed per (seed, index)
     shifts = []
@@ -92,7 +92,7 @@ def test_jitter_shifts_within_bounds_and_deterministic_repeats() -> None:
         assert hits, f"row {i}: window is not the reference at any shift in [-20, 20]"
         shifts.append(hits[0])
     assert len(set(shifts)) > 1
-    random = ref[:12]  # fresh draws each call: equal to deterministic only by chance
+    random = ref[:12]  # fresh draws each call: equal to fixed jitter only by chance
     assert random.shape == (12, 300)
     with pytest.raises(gvl.SettingsError, match="jitter=21 exceeds"):
         ref.with_settings(jitter=21)
@@ -123,7 +123,7 @@ def test_region_names_subsets_and_indices() -> None:
 
 
 def test_dataloader_and_pickle(tmp_path) -> None:
-    ref = gvl.RefDataset(FASTA, GENES, length=256, jitter=8, deterministic=True, return_indices=True)
+    ref = gvl.RefDataset(FASTA, GENES, length=256, jitter=8, fixed_jitter=True, return_indices=True)
     direct, idx = ref[:16]
     batches = list(ref.to_dataloader(batch_size=4, num_workers=2))
     assert len(batches) == len(ref) // 4 + 1

@@ -99,7 +99,7 @@ def test_annotation_track_equals_the_same_file_for_every_sample(tmp_path) -> Non
         max_jitter=32,
         progress=False,
     )
-    ds = gvl.Dataset.open(tmp_path / "a.gvl", reference=FASTA, deterministic=True)
+    ds = gvl.Dataset.open(tmp_path / "a.gvl", reference=FASTA, fixed_jitter=True)
     _, tracks = ds.with_settings(return_tracks=["per_sample", "annot"])[20:, :]
     assert (tracks[:, :, 0] != 0).any()
     np.testing.assert_array_equal(tracks[:, :, 0], tracks[:, :, 1])
@@ -159,10 +159,10 @@ def _tiles_dataset(path: Path, tmp: Path, samples=SAMPLES[:3], bed=TILES, **kw) 
 
 def test_update_adds_tracks_equal_to_a_fresh_write(tmp_path) -> None:
     path = _tiles_dataset(tmp_path / "u.gvl", tmp_path)
-    before = gvl.Dataset.open(path, deterministic=True)[:, :]
+    before = gvl.Dataset.open(path, fixed_jitter=True)[:, :]
     swapped = bigwig_table(tmp_path, SAMPLES[:3], [COVERAGE, STAT1, COVERAGE])
     gvl.update(path, gvl.BigWigs.from_table("bw2", swapped), annot_bigwigs={"annot": STAT1}, progress=False)
-    ds = gvl.Dataset.open(path, deterministic=True)
+    ds = gvl.Dataset.open(path, fixed_jitter=True)
     assert ds.available_tracks == ["bw", "bw2", "annot"]
     haps, tracks = ds[:, :]
     np.testing.assert_array_equal(haps, before[0])
@@ -180,7 +180,7 @@ def test_update_adds_tracks_equal_to_a_fresh_write(tmp_path) -> None:
         reference=FASTA,
         progress=False,
     )
-    _, want = gvl.Dataset.open(fresh, deterministic=True)[:, :]
+    _, want = gvl.Dataset.open(fresh, fixed_jitter=True)[:, :]
     np.testing.assert_array_equal(tracks[:, :, 1:], want)
     assert _track_dirs(path) == ["annot", "bw", "bw2"]
 
@@ -214,7 +214,7 @@ def test_killed_update_leaves_the_dataset_as_it_was(tmp_path) -> None:
     """A real SIGKILL mid-update: the first new track is staged, the second blocks opening
     a FIFO. The dataset opens as before; the next update clears the leftovers."""
     path = _tiles_dataset(tmp_path / "k.gvl", tmp_path)
-    before = gvl.Dataset.open(path, deterministic=True)[:, :]
+    before = gvl.Dataset.open(path, fixed_jitter=True)[:, :]
     fifo = tmp_path / "blocks.bw"
     os.mkfifo(fifo)
     script = (
@@ -233,7 +233,7 @@ def test_killed_update_leaves_the_dataset_as_it_was(tmp_path) -> None:
         proc.wait()
     assert proc.returncode == -9
     assert len(_track_dirs(path)) == 3  # bw + two staged folders
-    ds = gvl.Dataset.open(path, deterministic=True)
+    ds = gvl.Dataset.open(path, fixed_jitter=True)
     assert ds.available_tracks == ["bw"]
     after = ds[:, :]
     np.testing.assert_array_equal(after[0], before[0])
@@ -259,8 +259,8 @@ def test_concat_regions_equals_one_write(tmp_path) -> None:
     gvl.update(b, annot_bigwigs={"annot": COVERAGE}, progress=False)
     gvl.update(whole, annot_bigwigs={"annot": COVERAGE}, progress=False)
     gvl.concat(tmp_path / "ab.gvl", [gvl.Dataset.open(a), b], axis="regions")
-    got = gvl.Dataset.open(tmp_path / "ab.gvl", deterministic=True, jitter=16, region_names="name")
-    want = gvl.Dataset.open(whole, deterministic=True, jitter=16)
+    got = gvl.Dataset.open(tmp_path / "ab.gvl", fixed_jitter=True, jitter=16, region_names="name")
+    want = gvl.Dataset.open(whole, fixed_jitter=True, jitter=16)
     assert got.shape == want.shape == (12, 3)
     for x, y in zip(got[:, :], want[:, :], strict=True):
         np.testing.assert_array_equal(x, y)
@@ -273,8 +273,8 @@ def test_concat_samples_equals_one_write(tmp_path) -> None:
     b = _tiles_dataset(tmp_path / "b.gvl", tmp_path, samples=SAMPLES[2:5])
     whole = _tiles_dataset(tmp_path / "w.gvl", tmp_path, samples=SAMPLES[:5])
     gvl.concat(tmp_path / "ab.gvl", [a, b], axis="samples")
-    got = gvl.Dataset.open(tmp_path / "ab.gvl", deterministic=True)
-    want = gvl.Dataset.open(whole, deterministic=True)
+    got = gvl.Dataset.open(tmp_path / "ab.gvl", fixed_jitter=True)
+    want = gvl.Dataset.open(whole, fixed_jitter=True)
     assert got.samples == want.samples == SAMPLES[:5]
     for x, y in zip(got[:, :], want[:, :], strict=True):
         np.testing.assert_array_equal(x, y)

@@ -46,7 +46,7 @@ class RefSettings:
 
     jitter: int = 0
     rc_neg: bool = True
-    deterministic: bool = False
+    fixed_jitter: bool = False
     seed: int = 0
     return_indices: bool = False
     transform: Callable[..., Any] | None = None
@@ -67,7 +67,7 @@ class RefDataset:
         jitter: each read shifts its window by a uniform integer in [-jitter, jitter];
             also the largest jitter `with_settings` may set later.
         rc_neg: reverse-complement windows of '-' strand regions.
-        deterministic: jitter is a fixed function of (seed, region index).
+        fixed_jitter: jitter is a fixed function of (seed, region index).
         seed: seed of the jitter.
         region_names: BED column whose (unique) values name regions for indexing.
         splice_info: (transcript column, exon number column) of an exon BED: the dataset's
@@ -89,7 +89,7 @@ class RefDataset:
         jitter: int = 0,
         rc_neg: bool = True,
         *,
-        deterministic: bool = False,
+        fixed_jitter: bool = False,
         seed: int = 0,
         region_names: str | None = None,
         return_indices: bool = False,
@@ -153,7 +153,7 @@ class RefDataset:
                 self.settings,
                 jitter=int(jitter),
                 rc_neg=rc_neg,
-                deterministic=deterministic,
+                fixed_jitter=fixed_jitter,
                 seed=seed,
                 region_names=region_names,
                 return_indices=return_indices,
@@ -202,7 +202,7 @@ class RefDataset:
         *,
         jitter: int = _UNSET,
         rc_neg: bool = _UNSET,
-        deterministic: bool = _UNSET,
+        fixed_jitter: bool = _UNSET,
         seed: int = _UNSET,
         return_indices: bool = _UNSET,
         transform: Callable[..., Any] | None = _UNSET,
@@ -212,7 +212,7 @@ class RefDataset:
         given = {
             "jitter": jitter,
             "rc_neg": rc_neg,
-            "deterministic": deterministic,
+            "fixed_jitter": fixed_jitter,
             "seed": seed,
             "return_indices": return_indices,
             "transform": transform,
@@ -353,7 +353,7 @@ class RefDataset:
         j = self.settings.jitter
         if j == 0:
             return np.zeros(len(r_local), np.int64)
-        if self.settings.deterministic:
+        if self.settings.fixed_jitter:
             out = np.empty(len(r_local), np.int64)
             hashed_shifts(np.ascontiguousarray(r_local, np.int64), self.settings.seed, j, out)
             return out

@@ -282,7 +282,7 @@ def _read_spans(
         ref_bounds = np.stack([ends - spans, ends], axis=1)
         ref_starts, ref_index = d.ref_starts[unique], inverse.ravel().astype(np.int64)
     if haplotypes:
-        v_pos, v_ref_len, alt_offsets, alt, calls, call_offsets = _query._variant_batch(d, rows, samples)
+        v_pos, v_ref_len, alt_offsets, alt, calls, call_offsets, _ = _query._variant_batch(d, rows, samples)
     else:
         v_pos, v_ref_len, alt_offsets, alt = (
             np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(1, np.int64), np.zeros(0, np.uint8),

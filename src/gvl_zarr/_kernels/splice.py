@@ -22,6 +22,17 @@ for _a, _b in zip(b"ACGTNacgtn", b"TGCANtgcan", strict=True):
 
 
 @kernel
+def _emit(ref, buf_lo, buf_len, i0, n, out, o, tbuf, trk):
+    """Reference bases of buffer indices [i0, i0 + n) to out[o:] (N outside the buffer) and
+    their track values to every row of trk (T, total) at o (0 outside)."""
+    _emit_ref(ref, buf_lo, buf_len, i0, n, out, o)
+    for t in range(trk.shape[0]):
+        for k in range(n):
+            i = i0 + k
+            trk[t, o + k] = tbuf[t, i] if 0 <= i < buf_len else 0.0
+
+
+@kernel
 def _walk_span(
     ref, buf_lo, buf_len, origin, v_pos, v_ref_len, alt_offsets, alt, variant_index, c_lo, c_hi, s, e, out, o0, tbuf,
     trk, write,
@@ -52,7 +63,7 @@ def _walk_span(
         if vpos > ref_pos:
             n = vpos - ref_pos
             if write:
-                _emit_ref(ref, buf_lo, buf_len, ref_pos - origin, n, out, o, tbuf, trk)
+                _emit(ref, buf_lo, buf_len, ref_pos - origin, n, out, o, tbuf, trk)
             o += n
             ref_pos = vpos
         for j in range(first, alen):
@@ -70,7 +81,7 @@ def _walk_span(
             ref_pos = vend
     if ref_pos < e:
         if write:
-            _emit_ref(ref, buf_lo, buf_len, ref_pos - origin, e - ref_pos, out, o, tbuf, trk)
+            _emit(ref, buf_lo, buf_len, ref_pos - origin, e - ref_pos, out, o, tbuf, trk)
         o += e - ref_pos
     return o - o0
 
