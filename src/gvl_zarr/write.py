@@ -25,9 +25,10 @@ from ._arrays import appender, create
 from ._chunks import range_index
 from ._contigs import require_contig
 from ._kernels.calls import sparse_calls
+from ._partial import check_replaceable, claim, deferred_interrupts, discard, new_partial, release, remove_stale
 from ._refcheck import check_ref_alleles
 from ._regions import STRAND_CODES, group_spans, resize
-from .errors import DatasetExistsError, InputFileError, SettingsError
+from .errors import InputFileError, SettingsError
 from .readers.base import TrackReader, VariantReader
 from .readers.bed import read_bed
 from .readers.bigwig import BigWigs
@@ -85,8 +86,7 @@ def write(
         progress: show progress bars.
     """
     out = os.fspath(path)
-    if os.path.exists(out) and not overwrite:
-        raise DatasetExistsError(f"{out} already exists; pass overwrite=True (CLI: --overwrite) to replace it.")
+    check_replaceable(out, overwrite)
     if variants is None and not bigwigs:
         raise InputFileError("write needs variants, bigwigs or both.")
     if max_jitter < 0:
@@ -111,9 +111,11 @@ def write(
     contig_idx = np.array([contigs.index(c) for c in bed_df["chrom"]], np.int32)
     fetch_end = end + max_jitter
 
-    tmp = f"{out.rstrip('/')}.partial-{uuid.uuid4().hex[:8]}"
+    remove_stale(out)
+    tmp = new_partial(out)
     try:
         root = zarr.open_group(zarr.storage.LocalStore(tmp), mode="w", zarr_format=3)
+        claim(tmp)
         n_samples, ploidy = len(chosen), (vcf.ploidy if vcf else 2)
         if vcf is not None:
             fetch_end = _write_genotypes(root, vcf, contigs, contig_idx, start, end, max_jitter, fasta, progress)
@@ -149,25 +151,32 @@ def write(
             }
         )
         root.attrs[schema.COMPLETE_ATTR] = True
-        _replace(tmp, out)
+        release(tmp)
+        with deferred_interrupts():
+            old = _replace(tmp, out)
+        _remove(old)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        discard(tmp)
         raise
     finally:
         for track in tracks:
             track.close()
 
 
-def _replace(tmp: str, out: str) -> None:
-    """Move the finished store onto `out`, removing what was there only afterwards."""
+def _replace(tmp: str, out: str) -> str | None:
+    """Move the finished store onto `out`; return where what was there went (removed later)."""
     old = None
     if os.path.exists(out):
         old = f"{out.rstrip('/')}.old-{uuid.uuid4().hex[:8]}"
         os.replace(out, old)
     os.replace(tmp, out)
+    return old
+
+
+def _remove(old: str | None) -> None:
     if old is not None:
         if os.path.isdir(old):
-            shutil.rmtree(old)
+            shutil.rmtree(old, ignore_errors=True)
         else:
             os.remove(old)
 
