@@ -21,11 +21,13 @@ import zarr
 from tqdm.auto import tqdm
 
 from . import schema
+from ._args import sample_list, track_list, whole_number
 from ._arrays import appender, create
 from ._chunks import range_index
 from ._contigs import require_contig
 from ._kernels.calls import sparse_calls
 from ._partial import check_replaceable, claim, deferred_interrupts, discard, new_partial, release, remove_stale
+from ._provenance import provenance
 from ._refcheck import check_ref_alleles
 from ._regions import STRAND_CODES, group_spans, resize
 from .errors import InputFileError, SettingsError
@@ -86,12 +88,13 @@ def write(
         progress: show progress bars.
     """
     out = os.fspath(path)
-    check_replaceable(out, overwrite)
-    if variants is None and not bigwigs:
+    tracks = track_list(bigwigs)
+    if variants is None and not tracks:
         raise InputFileError("write needs variants, bigwigs or both.")
-    if max_jitter < 0:
-        raise SettingsError(f"max_jitter must be >= 0, got {max_jitter}.")
-    tracks = [bigwigs] if isinstance(bigwigs, BigWigs) else list(bigwigs or [])
+    max_jitter = whole_number("max_jitter", max_jitter, minimum=0)
+    length = whole_number("length", length, minimum=1) if length is not None else None
+    samples = sample_list(samples)
+    check_replaceable(out, overwrite)
     _check_track_names(tracks)
     bed_source = os.fspath(bed) if isinstance(bed, (str, os.PathLike)) else "BED table"
     bed_df = read_bed(bed)
@@ -148,6 +151,13 @@ def write(
                     "variants": os.fspath(variants) if variants else None,
                     "reference": fasta.path if fasta is not None else None,
                 },
+                "provenance": provenance(
+                    bed_source,
+                    os.fspath(variants) if variants else None,
+                    fasta.path if fasta is not None else None,
+                    tracks,
+                    n_samples,
+                ),
             }
         )
         root.attrs[schema.COMPLETE_ATTR] = True
