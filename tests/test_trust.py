@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -17,38 +16,12 @@ import numpy as np
 import pytest
 
 import gvl_zarr as gvl
+from _inputs import bgzip, edit_record, kit_lines, needs_htslib_tools, small_bed
 from conftest import FASTA, SAMPLES, TILES, VCF, write_small
-
-BGZIP = shutil.which("bgzip")
-TABIX = shutil.which("tabix")
-needs_htslib_tools = pytest.mark.skipif(
-    (BGZIP is None or TABIX is None) and os.environ.get("GVL_REQUIRE_BCFTOOLS") != "1",
-    reason="bgzip/tabix not installed",
-)
 
 
 def _bed(tmp: Path, rows=("22\t16100000\t16104096",)) -> str:
-    bed = tmp / "r.bed"
-    bed.write_text("\n".join(rows) + "\n")
-    return str(bed)
-
-
-def _kit_lines() -> tuple[list[str], list[str]]:
-    with gzip.open(VCF, "rt") as fh:
-        lines = fh.read().splitlines()
-    header = [x for x in lines if x.startswith("#")]
-    return header, [x for x in lines if not x.startswith("#")]
-
-
-def _bgzip(tmp: Path, name: str, lines: list[str], index: bool = True) -> str:
-    """Write `lines` as a bgzipped VCF (and a fresh tabix index) with the htslib tools."""
-    plain = tmp / name.removesuffix(".gz")
-    plain.write_text("\n".join(lines) + "\n")
-    subprocess.run([BGZIP or "bgzip", "-f", str(plain)], check=True)
-    out = str(plain) + ".gz"
-    if index:
-        subprocess.run([TABIX or "tabix", "-f", "-p", "vcf", out], check=True)
-    return out
+    return small_bed(tmp, rows)
 
 
 # ------------------------------------------------------------------ overwrite safety
@@ -120,10 +93,10 @@ def test_truncated_vcf_cut_after_the_regions_is_refused(tmp_path) -> None:
 
 @needs_htslib_tools
 def test_unsorted_vcf_with_stale_index_is_refused(tmp_path) -> None:
-    header, records = _kit_lines()
+    header, records = kit_lines()
     rng = np.random.default_rng(7)
     shuffled = [records[i] for i in rng.permutation(len(records))]
-    vcf = _bgzip(tmp_path, "shuffled.vcf.gz", header + shuffled, index=False)
+    vcf = bgzip(tmp_path, "shuffled.vcf.gz", header + shuffled, index=False)
     shutil.copy(VCF + ".tbi", vcf + ".tbi")  # the index of the sorted file
     with pytest.raises(gvl.InputFileError, match=r"index of VCF .*shuffled\.vcf\.gz does not match"):
         gvl.write(tmp_path / "t.gvl", _bed(tmp_path), variants=vcf, length=4096, progress=False)
@@ -139,26 +112,15 @@ def test_plain_gzip_vcf_is_refused(tmp_path) -> None:
         gvl.write(tmp_path / "t.gvl", _bed(tmp_path), variants=str(vcf), length=4096, progress=False)
 
 
-def _edit_record(records: list[str], header: list[str], pos_min: int, edit) -> tuple[list[str], int]:
-    samples = header[-1].split("\t")[9:]
-    for i, line in enumerate(records):
-        fields = line.split("\t")
-        if int(fields[1]) >= pos_min and "," not in fields[4] and not fields[4].startswith("<"):
-            edit(fields, samples)
-            records = [*records[:i], "\t".join(fields), *records[i + 1 :]]
-            return records, int(fields[1])
-    raise AssertionError("no record to edit")
-
-
 @needs_htslib_tools
 def test_haploid_call_in_diploid_vcf_is_an_error(tmp_path) -> None:
-    header, records = _kit_lines()
+    header, records = kit_lines()
 
     def make_haploid(fields, samples):
         fields[9 + samples.index("HG00096")] = "1"
 
-    records, pos = _edit_record(records, header, 16_100_500, make_haploid)
-    vcf = _bgzip(tmp_path, "haploid.vcf.gz", header + records)
+    records, pos = edit_record(records, header, 16_100_500, make_haploid)
+    vcf = bgzip(tmp_path, "haploid.vcf.gz", header + records)
     with pytest.raises(gvl.InputFileError, match=rf"haploid\.vcf\.gz, record 22:{pos}, sample HG00096: haploid"):
         gvl.write(tmp_path / "t.gvl", _bed(tmp_path), variants=vcf, length=4096, progress=False)
 
@@ -166,13 +128,13 @@ def test_haploid_call_in_diploid_vcf_is_an_error(tmp_path) -> None:
 @needs_htslib_tools
 @pytest.mark.parametrize("allele", ["R", "X"])
 def test_alt_outside_acgtn_names_the_record(tmp_path, allele) -> None:
-    header, records = _kit_lines()
+    header, records = kit_lines()
 
     def set_alt(fields, samples):
         fields[4] = allele
 
-    records, pos = _edit_record(records, header, 16_100_500, set_alt)
-    vcf = _bgzip(tmp_path, "iupac.vcf.gz", header + records)
+    records, pos = edit_record(records, header, 16_100_500, set_alt)
+    vcf = bgzip(tmp_path, "iupac.vcf.gz", header + records)
     with pytest.raises(gvl.InputFileError, match=rf"iupac\.vcf\.gz, record 22:{pos}: allele '{allele}'"):
         gvl.write(tmp_path / "t.gvl", _bed(tmp_path), variants=vcf, length=4096, progress=False)
 

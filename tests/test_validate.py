@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 
 import gvl_zarr as gvl
+from _inputs import bgzip, kit_lines, needs_htslib_tools
 from conftest import COVERAGE, FASTA, GENES, SAMPLES, STAT1, TILES, VCF, bigwig_table
 from gvl_zarr.validate import validate
-from test_trust import _bgzip, _kit_lines, needs_htslib_tools
 
 CLI = [sys.executable, "-m", "gvl_zarr.cli"]
 
@@ -106,7 +106,7 @@ def test_validate_names_the_instance_when_the_vcf_differs(genes_store, tmp_path)
     ds = gvl.Dataset.open(out)
     bed = ds.get_bed()
     lo, hi = int(bed["window_start"][0]), int(bed["window_end"][0])
-    header, records = _kit_lines()
+    header, records = kit_lines()
     col = 9 + header[-1].split("\t")[9:].index("HG00096")
     edited, out_lines = [], []
     for line in records:
@@ -116,7 +116,7 @@ def test_validate_names_the_instance_when_the_vcf_differs(genes_store, tmp_path)
             edited.append(int(f[1]))
         out_lines.append("\t".join(f))
     assert edited
-    vcf = _bgzip(tmp_path, "edited.vcf.gz", header + out_lines)
+    vcf = bgzip(tmp_path, "edited.vcf.gz", header + out_lines)
     report = validate(out, variants=vcf, reference=FASTA, n=10_000)
     assert not report.ok
     region = bed["chrom"][0]

@@ -22,6 +22,7 @@ import gzip
 import os
 import struct
 import zlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -45,9 +46,13 @@ def check_bgzf(path: str) -> None:
         else:
             tail = b""
     if head[:2] != b"\x1f\x8b":
+        fix = (
+            "it may not be a VCF at all, or was renamed; re-create it with `bgzip`"
+            if path.endswith((".gz", ".bgz", ".bcf"))
+            else f"`bgzip {path}` then `bcftools index -t {path}.gz`"
+        )
         raise InputFileError(
-            f"VCF {path} is not compressed with bgzip, but an index can only be built for bgzip data. "
-            f"Fix: `bgzip {path}` then `bcftools index -t {path}.gz`."
+            f"VCF {path} is not bgzip-compressed data (indexed VCFs must be bgzipped text or BCF). Fix: {fix}."
         )
     if not (head[3] & 4 and head[12:14] == b"BC"):
         raise InputFileError(
@@ -208,3 +213,26 @@ def check_haploid(path: str, contig: str, pos: int, arr: np.ndarray, samples: Se
             "undefined. Fix: write haploid regions (e.g. chrX/Y of males) separately, or recode the "
             "calls as homozygous diploid (`bcftools +fixploidy -- -f 2` after setting ploidy 2)."
         )
+
+
+def header_problem(path: str, limit: int = 64 << 20) -> str | None:
+    """Why htslib rejected the header of text VCF `path`, where it is something we can name."""
+    try:
+        with gzip.open(path, "rt", errors="replace") as fh:
+            read = 0
+            for line in fh:
+                read += len(line)
+                if line.startswith("#CHROM"):
+                    samples = line.rstrip("\n").split("\t")[9:]
+                    dup = sorted({s for s, k in Counter(samples).items() if k > 1})
+                    if dup:
+                        return (
+                            f"sample name(s) {dup[:5]} appear more than once in its #CHROM line. "
+                            "Fix: give every sample a unique name (`bcftools reheader -s names.txt`)"
+                        )
+                    return None
+                if not line.startswith("#") or read > limit:
+                    return "it has no #CHROM header line (is it a VCF?)"
+    except (OSError, EOFError, UnicodeError):
+        return None
+    return None

@@ -7,6 +7,7 @@ store that opens as if it were whole.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import uuid
@@ -30,7 +31,7 @@ from ._partial import check_replaceable, claim, deferred_interrupts, discard, ne
 from ._provenance import provenance
 from ._refcheck import check_ref_alleles
 from ._regions import STRAND_CODES, group_spans, resize
-from .errors import InputFileError, SettingsError
+from .errors import GvlError, InputFileError, OutputError, SettingsError
 from .readers.base import TrackReader, VariantReader
 from .readers.bed import read_bed
 from .readers.bigwig import BigWigs
@@ -165,12 +166,25 @@ def write(
         with deferred_interrupts():
             old = _replace(tmp, out)
         _remove(old)
-    except BaseException:
+    except BaseException as exc:
         discard(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, GvlError) and _is_output_error(exc, tmp, out):
+            raise OutputError(
+                f"cannot write the dataset to {out} ({exc.strerror or exc}); nothing was written there. "
+                "Fix: choose a writable location with enough free space (and no file size limit)."
+            ) from exc
         raise
     finally:
         for track in tracks:
             track.close()
+
+
+def _is_output_error(exc: OSError, tmp: str, out: str) -> bool:
+    """Whether `exc` came from writing the output (not from reading an input file)."""
+    name = os.fspath(exc.filename) if exc.filename is not None else None
+    if name is not None:
+        return name.startswith((tmp, out))
+    return exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM)
 
 
 def _replace(tmp: str, out: str) -> str | None:

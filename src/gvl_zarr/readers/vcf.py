@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .._vcf_checks import check_alleles, check_bgzf, check_haploid, check_sorted, check_tabix
+from .._vcf_checks import check_alleles, check_bgzf, check_haploid, check_sorted, check_tabix, header_problem
 from ..errors import InputFileError, MissingFileError, UnphasedGenotypeError
 from .base import VariantBlock
 
@@ -40,14 +40,8 @@ class VcfReader:
         check_bgzf(self.path)  # before htslib: a truncated file can hang its reads
         try:
             self._vcf = cyvcf2.VCF(self.path, lazy=True, threads=1)
-        except (OSError, ValueError) as exc:
-            raise InputFileError(f"VCF {self.path} cannot be read ({exc}); is it a VCF/BCF file?") from None
-        if len(set(self._vcf.samples)) != len(self._vcf.samples):
-            dup = sorted({s for s in self._vcf.samples if list(self._vcf.samples).count(s) > 1})
-            raise InputFileError(
-                f"VCF {self.path} names sample(s) {dup[:5]} more than once, so samples are ambiguous. "
-                "Fix: rename them (`bcftools reheader -s`)."
-            )
+        except Exception as exc:  # cyvcf2 raises a bare Exception when htslib rejects the header
+            raise InputFileError(f"VCF {self.path} cannot be read: {header_problem(self.path) or exc}.") from None
         if "GT" not in _format_ids(self._vcf):
             raise InputFileError(
                 f"VCF {self.path} has no GT (genotype) FORMAT field, so it holds no haplotypes. "
