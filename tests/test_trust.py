@@ -17,6 +17,7 @@ import pytest
 
 import gvl_zarr as gvl
 from _inputs import bgzip, edit_record, kit_lines, needs_htslib_tools, small_bed
+from _oracle import requires_bcftools, run_bcftools
 from conftest import FASTA, SAMPLES, TILES, VCF, write_small
 
 
@@ -234,3 +235,28 @@ def test_partial_of_a_live_write_is_kept(tmp_path) -> None:
     claim(str(live))  # owned by this (live) process
     gvl.write(out, _bed(tmp_path), variants=VCF, length=4096, samples=SAMPLES, progress=False)
     assert live.exists()
+
+
+# ------------------------------------------------------------------ inputs that must keep working
+def test_pandas_bed_works_without_pyarrow(tmp_path, monkeypatch) -> None:
+    import pandas as pd
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # `import pyarrow` now raises ImportError
+    bed = pd.DataFrame({"chrom": ["22"], "chromStart": [16100000], "chromEnd": [16104096], "strand": ["-"]})
+    gvl.write(tmp_path / "p.gvl", bed, variants=VCF, length=4096, samples=SAMPLES, progress=False)
+    got = gvl.Dataset.open(tmp_path / "p.gvl").get_bed()
+    assert got["chromStart"].to_list() == [16100000] and got["strand"].to_list() == ["-"]
+
+
+@requires_bcftools
+def test_bcf_with_csi_index_passes_the_checks(tmp_path) -> None:
+    bcf = tmp_path / "kit.bcf"
+    run_bcftools("view", "-Ob", "-o", bcf, VCF)
+    run_bcftools("index", bcf)  # .csi
+    with pytest.warns(UserWarning, match="symbolic"):
+        gvl.write(tmp_path / "b.gvl", TILES, variants=str(bcf), length=4096, samples=SAMPLES, progress=False)
+    with pytest.warns(UserWarning, match="symbolic"):
+        gvl.write(tmp_path / "v.gvl", TILES, variants=VCF, length=4096, samples=SAMPLES, progress=False)
+    a = gvl.Dataset.open(tmp_path / "b.gvl", FASTA)[:, :]
+    b = gvl.Dataset.open(tmp_path / "v.gvl", FASTA)[:, :]
+    np.testing.assert_array_equal(a, b)

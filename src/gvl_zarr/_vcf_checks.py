@@ -30,7 +30,7 @@ import numpy as np
 from .errors import InputFileError
 
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
-_TBI_PSEUDO_BIN = 37450
+_UNSET_OFFSET = 2**64 - 1
 _MAX_PROBES_PER_CONTIG = 32
 _ALLOWED_BASES = "ACGTNacgtn"
 
@@ -110,7 +110,7 @@ def _probe(fh, path: str, size: int, contig: str, offsets: list[int], wins: list
     seen: set[int] = set()
     for w in wins:
         voff = offsets[w]
-        if voff in seen or voff == 0:
+        if voff in seen or voff == 0 or voff == _UNSET_OFFSET:  # windows before any record
             continue
         seen.add(voff)
         coff, uoff = voff >> 16, voff & 0xFFFF
