@@ -25,6 +25,7 @@ def test_public_api_is_pinned() -> None:
             "InputFileError",
             "MissingDependencyError",
             "MissingFileError",
+            "OutputError",
             "Ragged",
             "ReferenceMismatchError",
             "SettingsError",
