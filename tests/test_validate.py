@@ -157,3 +157,26 @@ def test_validate_without_sources_checks_structure_only(tiles_dataset, tmp_path)
     report = validate(copy)
     assert report.ok
     assert any("VCF /nonexistent.vcf.gz not found" in n for n in report.notes), report.notes
+
+
+def test_validate_tracks_only_store_and_reference_mode(tmp_path) -> None:
+    table = bigwig_table(tmp_path, SAMPLES[:2])
+    out = tmp_path / "tracks.gvl"
+    gvl.write(out, TILES, bigwigs=gvl.BigWigs.from_table("signal", table), length=1024, progress=False)
+    report = validate(out, reference=FASTA, n=30)
+    assert report.ok, report.summary()
+    assert report.instances == 30
+    (tmp_path / "swapped").mkdir()
+    swapped = bigwig_table(tmp_path / "swapped", SAMPLES[:2], [COVERAGE, STAT1])
+    assert not validate(out, bigwig_tables={"signal": swapped}, n=30).ok
+
+
+def test_validate_reference_only_when_the_vcf_is_gone(genes_store, tmp_path) -> None:
+    copy = tmp_path / "moved.gvl"
+    shutil.copytree(genes_store[0], copy)
+    meta = copy / "zarr.json"
+    meta.write_text(meta.read_text().replace(str(Path(VCF).resolve()), "/gone.vcf.gz").replace(VCF, "/gone.vcf.gz"))
+    report = validate(copy, n=20)
+    assert report.ok, report.summary()
+    assert report.instances == 20
+    assert any("/gone.vcf.gz not found" in n for n in report.notes)
