@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 import gvl_zarr as gvl
-from _inputs import bgzip, edit_record, kit_lines, needs_htslib_tools, small_bed
+from _inputs import TABIX, bgzip, edit_record, kit_lines, needs_htslib_tools, small_bed
 from _oracle import requires_bcftools, run_bcftools
 from conftest import FASTA, SAMPLES, TILES, VCF, write_small
+from gvl_zarr._vcf_checks import check_tabix
 
 
 def _bed(tmp: Path, rows=("22\t16100000\t16104096",)) -> str:
@@ -93,12 +94,20 @@ def test_truncated_vcf_cut_after_the_regions_is_refused(tmp_path) -> None:
 
 
 @needs_htslib_tools
-def test_unsorted_vcf_with_stale_index_is_refused(tmp_path) -> None:
+@pytest.mark.parametrize("kind", ["tbi", "csi"])
+def test_unsorted_vcf_with_stale_index_is_refused(tmp_path, kind) -> None:
     header, records = kit_lines()
     rng = np.random.default_rng(7)
     shuffled = [records[i] for i in rng.permutation(len(records))]
     vcf = bgzip(tmp_path, "shuffled.vcf.gz", header + shuffled, index=False)
-    shutil.copy(VCF + ".tbi", vcf + ".tbi")  # the index of the sorted file
+    if kind == "tbi":
+        shutil.copy(VCF + ".tbi", vcf + ".tbi")  # the index of the sorted file
+    else:
+        sorted_copy = tmp_path / "sorted.vcf.gz"
+        shutil.copy(VCF, sorted_copy)
+        subprocess.run([TABIX or "tabix", "-C", "-p", "vcf", str(sorted_copy)], check=True)
+        shutil.copy(str(sorted_copy) + ".csi", vcf + ".csi")
+        check_tabix(str(sorted_copy), ["22"])  # the CSI of the sorted file matches it
     with pytest.raises(gvl.InputFileError, match=r"index of VCF .*shuffled\.vcf\.gz does not match"):
         gvl.write(tmp_path / "t.gvl", _bed(tmp_path), variants=vcf, length=4096, progress=False)
     assert not (tmp_path / "t.gvl").exists()

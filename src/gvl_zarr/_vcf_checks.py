@@ -11,9 +11,13 @@ checks are cheap (a few BGZF blocks per file) and run before the first query:
 - a tabix index is parsed (tabix spec, SAMtools hts-specs) and the virtual offsets of its
   linear index are followed into the file: each must lie inside the file, point at the
   start of a record of the indexed contig, and the positions met must not decrease. An
-  index of a different file points mid-line or at records out of order. CSI indices have
-  no linear index; for them only the framing is checked here, and record order is
-  checked while reading (`check_sorted`).
+  index of a different file points mid-line or at records out of order. A CSI index of a
+  text VCF has no linear index; the `loffset` of its finest bins plays the same role. For
+  BCF (binary records) only the framing is checked here;
+- while reading, the records every query returns must be in order (`check_sorted`).
+
+Comparing the index's per-contig record counts with the file would need a full pass over
+the file (minutes for a whole-chromosome VCF), so it is not done.
 """
 
 from __future__ import annotations
@@ -73,14 +77,15 @@ def check_tabix(path: str, contigs: Iterable[str], windows: dict[str, Sequence[i
     `windows` maps a contig to the 0-based positions whose 16 kb index windows to probe
     (default: evenly spread over the contig's index, at most 32 per contig).
     """
-    tbi = path + ".tbi"
-    if not os.path.exists(tbi):
-        return
+    tbi, csi = path + ".tbi", path + ".csi"
+    index = tbi if os.path.exists(tbi) else csi if os.path.exists(csi) and _is_text(path) else None
+    if index is None:
+        return  # BCF with CSI: its records are checked for order as they are read
     try:
-        names, linear = _read_tbi(tbi)
-    except (OSError, EOFError, struct.error, zlib.error) as exc:
+        names, linear = _read_tbi(tbi) if index == tbi else _read_csi(csi)
+    except (OSError, EOFError, struct.error, zlib.error, UnicodeDecodeError) as exc:
         raise InputFileError(
-            f"index {tbi} cannot be read ({exc}). Fix: rebuild it with `bcftools index -ft {path}`."
+            f"index {index} cannot be read ({exc}). Fix: rebuild it with `bcftools index -f {path}`."
         ) from None
     size = os.path.getsize(path)
     with open(path, "rb") as fh:
@@ -101,7 +106,7 @@ def _stale(path: str, detail: str) -> InputFileError:
     return InputFileError(
         f"the index of VCF {path} does not match the file ({detail}): the VCF was changed (re-sorted, "
         f"truncated, replaced) after it was indexed, or it is not sorted. Fix: `bcftools sort` it if "
-        f"needed and rebuild the index with `bcftools index -ft {path}`."
+        f"needed and rebuild its index with `bcftools index -f -t {path}` (`-c` for a .csi)."
     )
 
 
@@ -176,6 +181,45 @@ def _read_tbi(tbi: str) -> tuple[list[str], list[list[int]]]:
         linear.append(list(struct.unpack_from(f"<{n_intv}Q", buf, at)))
         at += 8 * n_intv
     return names, linear
+
+
+def _is_text(path: str) -> bool:
+    """Whether bgzipped `path` holds VCF text (not BCF)."""
+    with open(path, "rb") as fh:
+        block = _block(fh, 0)
+    return block is not None and block.startswith(b"##")
+
+
+def _read_csi(csi: str) -> tuple[list[str], list[list[int]]]:
+    """Contig names and, per contig, the first-record virtual offsets of its finest bins in
+    position order (the CSI counterpart of the tabix linear index) of a VCF's CSI index."""
+    with gzip.open(csi, "rb") as fh:
+        buf = fh.read()
+    if buf[:4] != b"CSI\x01":
+        raise OSError("not a CSI index")
+    _min_shift, depth, l_aux = struct.unpack_from("<3i", buf, 4)
+    aux = buf[16 : 16 + l_aux]
+    if l_aux < 28:
+        raise OSError("CSI index without contig names")
+    l_nm = struct.unpack_from("<i", aux, 24)[0]
+    names = [n.decode() for n in aux[28 : 28 + l_nm].split(b"\0") if n]
+    at = 16 + l_aux
+    (n_ref,) = struct.unpack_from("<i", buf, at)
+    at += 4
+    first_leaf = ((1 << (3 * depth)) - 1) // 7
+    n_leaves = 1 << (3 * depth)
+    linear: list[list[int]] = []
+    for _ in range(n_ref):
+        (n_bin,) = struct.unpack_from("<i", buf, at)
+        at += 4
+        leaves: list[tuple[int, int]] = []
+        for _ in range(n_bin):
+            bin_id, loffset, n_chunk = struct.unpack_from("<IQi", buf, at)
+            at += 16 + 16 * n_chunk
+            if first_leaf <= bin_id < first_leaf + n_leaves:
+                leaves.append((bin_id, loffset))
+        linear.append([off for _, off in sorted(leaves)])
+    return names[:n_ref], linear
 
 
 def check_sorted(path: str, contig: str, positions: Sequence[int]) -> None:
