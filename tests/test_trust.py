@@ -212,6 +212,21 @@ def test_sigint_stops_write_promptly_and_cleans_up(tmp_path, delay) -> None:
     assert ds.shape == (28, 2504)
 
 
+def test_sigterm_stops_write_and_cleans_up(tmp_path) -> None:
+    out = tmp_path / "term.gvl"
+    proc = _start_loop(out)
+    try:
+        _wait_for(lambda: bool(_partials(out)) and out.exists())
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert _partials(out) == []
+    assert gvl.Dataset.open(out).shape == (28, 2504)
+
+
 def test_stale_partial_from_sigkill_is_removed_by_next_write(tmp_path) -> None:
     out = tmp_path / "killed.gvl"
     for _ in range(20):

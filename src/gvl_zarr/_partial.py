@@ -19,7 +19,7 @@ import socket
 import threading
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from .errors import DatasetExistsError
 
@@ -173,3 +173,19 @@ def _drain_zarr_io(timeout: float) -> None:
     future = asyncio.run_coroutine_threadsafe(settle(), loop)
     with contextlib.suppress(Exception):
         future.result(timeout + 1)
+
+
+def exit_on_sigterm() -> Callable[[], None]:
+    """Until the returned function is called, SIGTERM (`kill`, a batch scheduler's time limit)
+    raises SystemExit(143) so the write cleans up as for Ctrl-C. Only from the main thread
+    and only where SIGTERM still has its default action; otherwise nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return lambda: None
+
+    def handler(signum, frame) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -27,7 +27,16 @@ from ._arrays import appender, create
 from ._chunks import range_index
 from ._contigs import require_contig
 from ._kernels.calls import sparse_calls
-from ._partial import check_replaceable, claim, deferred_interrupts, discard, new_partial, release, remove_stale
+from ._partial import (
+    check_replaceable,
+    claim,
+    deferred_interrupts,
+    discard,
+    exit_on_sigterm,
+    new_partial,
+    release,
+    remove_stale,
+)
 from ._provenance import provenance
 from ._refcheck import check_ref_alleles
 from ._regions import STRAND_CODES, group_spans, resize
@@ -117,6 +126,7 @@ def write(
 
     remove_stale(out)
     tmp = new_partial(out)
+    restore_sigterm = exit_on_sigterm()
     try:
         root = zarr.open_group(zarr.storage.LocalStore(tmp), mode="w", zarr_format=3)
         claim(tmp)
@@ -175,6 +185,7 @@ def write(
             ) from exc
         raise
     finally:
+        restore_sigterm()
         for track in tracks:
             track.close()
 
