@@ -26,6 +26,11 @@ from .errors import DatasetExistsError
 OWNER_FILE = ".gvl_zarr_writer.json"
 
 
+def _remote(out: str) -> bool:
+    """Whether `out` is a URL (fsspec) rather than a local path; the checks here are local."""
+    return "://" in out and not out.startswith("file://")
+
+
 def is_dataset(path: str) -> bool:
     """Whether `path` is a folder holding a gvl_zarr store (any format version)."""
     meta = os.path.join(path, "zarr.json")
@@ -44,7 +49,7 @@ def check_replaceable(out: str, overwrite: bool) -> None:
     `overwrite=True` replaces only a gvl_zarr dataset (or an empty folder): a folder of other
     files, or a plain file, is never deleted.
     """
-    if not os.path.lexists(out):
+    if _remote(out) or not os.path.lexists(out):
         return
     if not overwrite:
         raise DatasetExistsError(f"{out} already exists; pass overwrite=True (CLI: --overwrite) to replace it.")
@@ -64,6 +69,8 @@ def new_partial(out: str) -> str:
 
 def claim(tmp: str) -> None:
     """Record this process as the owner of the partial folder `tmp` (which must exist)."""
+    if not os.path.isdir(tmp):  # a remote store: no owner file
+        return
     with open(os.path.join(tmp, OWNER_FILE), "w") as fh:
         json.dump({"host": socket.gethostname(), "pid": os.getpid()}, fh)
 
@@ -91,6 +98,8 @@ def remove_stale(out: str) -> list[str]:
     kept (and named in a warning).
     """
     removed: list[str] = []
+    if _remote(out):
+        return removed
     base = out.rstrip("/")
     host = socket.gethostname()
     stale = glob.glob(glob.escape(base) + ".partial-*")
