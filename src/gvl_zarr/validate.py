@@ -31,7 +31,7 @@ from ._contigs import match_contig
 from ._store import as_store, describe
 from .errors import GvlError, InputFileError, MissingFileError
 
-_BATCH = 64  # inner chunks read per call: at most 64 × 8 KiB decoded at once
+_BATCH = 256  # inner chunks read per call: about 2 MiB decoded at once
 _PAD = 5_000  # records this far before a window can still overlap (shadow) records in it
 _COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
 
@@ -109,7 +109,6 @@ def _specs(attrs: dict) -> list[schema.ArraySpec]:
 
 
 def _check_chunks(group, report: Report) -> None:
-    cache = ChunkCache(0)
     for spec in _specs(dict(group.attrs)):
         arr = group[spec.path]
         report.arrays += 1
@@ -118,7 +117,10 @@ def _check_chunks(group, report: Report) -> None:
                 arr[...]  # small per-region arrays: zarr checks their crc32c codec
                 report.chunks += int(arr.nchunks)
                 continue
+            # the cache holds only shard indexes (read once per shard, not once per batch)
+            cache = ChunkCache(64 << 20)
             reader = ShardedArray(arr, cache, report.store)
+            cache.budget = max(cache.budget, 4 * (reader.n_inner * 16 + 4))
             try:
                 for coords in reader.chunk_steps(_BATCH):
                     reader.read_uncached(coords)  # decodes and checks each chunk; nothing is kept
