@@ -284,3 +284,23 @@ def test_bcf_with_csi_index_passes_the_checks(tmp_path) -> None:
     a = gvl.Dataset.open(tmp_path / "b.gvl", FASTA)[:, :]
     b = gvl.Dataset.open(tmp_path / "v.gvl", FASTA)[:, :]
     np.testing.assert_array_equal(a, b)
+
+
+def test_cli_write_interrupted_exits_130_and_cleans_up(tmp_path) -> None:
+    out = tmp_path / "cli.gvl"
+    args = ["write", str(out), TILES, "--variants", VCF, "--reference", FASTA, "--length", "16384", "--quiet"]
+    proc = subprocess.Popen(
+        [sys.executable, "-W", "ignore", "-m", "gvl_zarr.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _wait_for(lambda: bool(_partials(out)))
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "gvl-zarr: interrupted" in err and "Traceback" not in err
+    assert _partials(out) == [] and not out.exists()
