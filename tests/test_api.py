@@ -29,6 +29,7 @@ def test_public_api_is_pinned() -> None:
             "Interpolate",
             "MissingDependencyError",
             "MissingFileError",
+            "OutputError",
             "Ragged",
             "RaggedVariants",
             "RefDataset",

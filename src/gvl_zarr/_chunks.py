@@ -197,6 +197,11 @@ class ShardedArray:
         blobs = self._read(requests)
         return [self._decode(b, k[1]) for b, k in zip(blobs, keys, strict=True)]  # type: ignore[index]
 
+    def read_uncached(self, coords: np.ndarray) -> list[np.ndarray]:
+        """Decode the inner chunks at `coords` ((k, ndim) ints), checksums checked, without
+        keeping them in the LRU (`gvl-zarr validate` reads every chunk once)."""
+        return self._load([(self._id, tuple(int(x) for x in c)) for c in coords])
+
     def _load_indexes(self, keys: list[Hashable]) -> list[np.ndarray]:
         nbytes = self.n_inner * 16 + 4
         shards = [k[2] for k in keys]  # type: ignore[index]

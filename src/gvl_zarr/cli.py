@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from .errors import GvlError
+from .errors import GvlError, MissingFileError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,23 +38,35 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
     w.add_argument("--allow-unphased", action="store_true", help="accept unphased heterozygous genotypes")
     w.add_argument("--quiet", action="store_true", help="no progress bars")
-    i = sub.add_parser("info", help="describe a dataset")
+    i = sub.add_parser("info", help="describe a dataset: regions, samples, tracks, sizes, provenance")
     i.add_argument("path")
+    v = sub.add_parser("validate", help="check a dataset's structure, checksums and content against its sources")
+    v.add_argument("path")
+    v.add_argument("--reference", help="FASTA (default: the one recorded at write time)")
+    v.add_argument("--variants", help="VCF/BCF (default: the one recorded at write time)")
+    v.add_argument("--bigwig-table", action="append", default=[], metavar="[NAME=]CSV", help="BigWig table of a track")
+    v.add_argument("--n", type=int, default=200, help="instances to re-derive from the sources (default 200)")
+    v.add_argument("--seed", type=int, default=0, help="seed of the instance sample")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] not in ("write", "info") and not argv[0].startswith("-"):
+    if argv and argv[0] not in ("write", "info", "validate") and not argv[0].startswith("-"):
         argv.insert(0, "write")  # GenVarLoader's form: `gvl-zarr OUT.gvl BED --variants ...`
     args = _parser().parse_args(argv)
     try:
         if args.command == "write":
             return _write(args)
+        if args.command == "validate":
+            return _validate(args)
         return _info(args)
     except GvlError as exc:
         print(f"gvl-zarr: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("gvl-zarr: interrupted.", file=sys.stderr)
+        return 130
 
 
 def _write(args: argparse.Namespace) -> int:
@@ -65,6 +78,8 @@ def _write(args: argparse.Namespace) -> int:
         tracks.append(BigWigs.from_table(name or "bigwig", table))
     samples = None
     if args.samples:
+        if not os.path.isfile(args.samples):
+            raise MissingFileError(f"--samples file {args.samples} does not exist (expected one sample name per line).")
         with open(args.samples) as fh:
             samples = [line.strip() for line in fh if line.strip()]
     write(
@@ -85,12 +100,25 @@ def _write(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from . import Dataset
+    from .info import info
 
-    ds = Dataset.open(args.path)
-    print(ds)
-    print(f"tracks: {ds.available_tracks}; max_jitter: {ds.max_jitter}")
+    print(info(args.path))
     return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .validate import parse_tables, validate
+
+    report = validate(
+        args.path,
+        reference=args.reference,
+        variants=args.variants,
+        bigwig_tables=parse_tables(args.bigwig_table),
+        n=args.n,
+        seed=args.seed,
+    )
+    print(report.summary())
+    return 0 if report.ok else 1
 
 
 if __name__ == "__main__":

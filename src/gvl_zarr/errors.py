@@ -53,3 +53,7 @@ class MissingDependencyError(GvlError, ImportError):
 
 class DamagedStoreError(GvlError, OSError):
     """A store's chunk is missing, truncated or fails its checksum."""
+
+
+class OutputError(GvlError, OSError):
+    """The output location cannot be written (read-only, full disk, file size limit)."""

@@ -7,6 +7,7 @@ store that opens as if it were whole.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import uuid
@@ -22,14 +23,26 @@ from tqdm.auto import tqdm
 
 from . import schema
 from ._annotation import ANNOTATION, annotation_info, annotation_tracks
+from ._args import sample_list, track_list, whole_number
 from ._arrays import appender, create
 from ._chunks import range_index
 from ._contigs import require_contig
 from ._kernels.calls import sparse_calls
+from ._partial import (
+    check_replaceable,
+    claim,
+    deferred_interrupts,
+    discard,
+    exit_on_sigterm,
+    new_partial,
+    release,
+    remove_stale,
+)
+from ._provenance import provenance
 from ._refcheck import check_ref_alleles
 from ._region_labels import write_columns
 from ._regions import STRAND_CODES, group_spans, resize
-from .errors import DatasetExistsError, InputFileError, SettingsError
+from .errors import GvlError, InputFileError, OutputError, SettingsError
 from .readers.base import TrackReader, VariantReader
 from .readers.bed import read_bed
 from .readers.bigwig import BigWigs
@@ -94,13 +107,13 @@ def write(
         progress: show progress bars.
     """
     out = os.fspath(path)
-    if os.path.exists(out) and not overwrite:
-        raise DatasetExistsError(f"{out} already exists; pass overwrite=True (CLI: --overwrite) to replace it.")
-    if variants is None and not bigwigs:
+    tracks = track_list(bigwigs)
+    if variants is None and not tracks:
         raise InputFileError("write needs variants, bigwigs or both.")
-    if max_jitter < 0:
-        raise SettingsError(f"max_jitter must be >= 0, got {max_jitter}.")
-    tracks = [bigwigs] if isinstance(bigwigs, BigWigs) else list(bigwigs or [])
+    max_jitter = whole_number("max_jitter", max_jitter, minimum=0)
+    length = whole_number("length", length, minimum=1) if length is not None else None
+    samples = sample_list(samples)
+    check_replaceable(out, overwrite)
     annotations = annotation_tracks(annot_bigwigs)
     _check_track_names(tracks + annotations)
     bed_source = os.fspath(bed) if isinstance(bed, (str, os.PathLike)) else "BED table"
@@ -121,9 +134,12 @@ def write(
     contig_idx = np.array([contigs.index(c) for c in bed_df["chrom"]], np.int32)
     fetch_end = end + max_jitter
 
-    tmp = f"{out.rstrip('/')}.partial-{uuid.uuid4().hex[:8]}"
+    remove_stale(out)
+    tmp = new_partial(out)
+    restore_sigterm = exit_on_sigterm()
     try:
         root = zarr.open_group(zarr.storage.LocalStore(tmp), mode="w", zarr_format=3)
+        claim(tmp)
         n_samples, ploidy = len(chosen), (vcf.ploidy if vcf else 2)
         if vcf is not None:
             fetch_end = _write_genotypes(root, vcf, contigs, contig_idx, start, end, max_jitter, fasta, progress)
@@ -162,28 +178,56 @@ def write(
                     "variants": describe(variants),
                     "reference": fasta.path if fasta is not None else None,
                 },
+                "provenance": provenance(
+                    bed_source,
+                    variants,
+                    fasta.path if fasta is not None else None,
+                    tracks,
+                    n_samples,
+                ),
             }
         )
         root.attrs[schema.COMPLETE_ATTR] = True
-        _replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        release(tmp)
+        with deferred_interrupts():
+            old = _replace(tmp, out)
+        _remove(old)
+    except BaseException as exc:
+        discard(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, GvlError) and _is_output_error(exc, tmp, out):
+            raise OutputError(
+                f"cannot write the dataset to {out} ({exc.strerror or exc}); nothing was written there. "
+                "Fix: choose a writable location with enough free space (and no file size limit)."
+            ) from exc
         raise
     finally:
+        restore_sigterm()
         for track in tracks + annotations:
             track.close()
 
 
-def _replace(tmp: str, out: str) -> None:
-    """Move the finished store onto `out`, removing what was there only afterwards."""
+def _is_output_error(exc: OSError, tmp: str, out: str) -> bool:
+    """Whether `exc` came from writing the output (not from reading an input file)."""
+    name = os.fspath(exc.filename) if exc.filename is not None else None
+    if name is not None:
+        return name.startswith((tmp, out))
+    return exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM)
+
+
+def _replace(tmp: str, out: str) -> str | None:
+    """Move the finished store onto `out`; return where what was there went (removed later)."""
     old = None
     if os.path.exists(out):
         old = f"{out.rstrip('/')}.old-{uuid.uuid4().hex[:8]}"
         os.replace(out, old)
     os.replace(tmp, out)
+    return old
+
+
+def _remove(old: str | None) -> None:
     if old is not None:
         if os.path.isdir(old):
-            shutil.rmtree(old)
+            shutil.rmtree(old, ignore_errors=True)
         else:
             os.remove(old)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import polars as pl
 
+from .._tables import from_pandas
 from ..errors import InputFileError, MissingFileError
 
 BED_COLUMNS = ["chrom", "chromStart", "chromEnd", "name", "score", "strand"]
@@ -19,16 +20,20 @@ def read_bed(bed: str | os.PathLike | pl.DataFrame | Any) -> pl.DataFrame:
         source = os.fspath(bed)
         if not os.path.exists(source):
             raise MissingFileError(f"BED file {source} does not exist.")
+        if os.path.isdir(source):
+            raise InputFileError(f"BED path {source} is a directory; pass a BED file inside it.")
         df = _read_bed_file(source)
     elif isinstance(bed, pl.DataFrame):
         df = bed
     elif hasattr(bed, "to_dict") and hasattr(bed, "columns"):  # pandas
-        df = pl.from_pandas(bed)
+        df = from_pandas(bed, source)
     else:
         raise InputFileError(f"bed must be a path or a DataFrame, got {type(bed).__name__}.")
     missing = {"chrom", "chromStart", "chromEnd"} - set(df.columns)
     if missing:
         raise InputFileError(f"{source} lacks columns {sorted(missing)}; expected BED columns {BED_COLUMNS[:3]}.")
+    if df.height == 0:
+        raise InputFileError(f"{source} has no regions; pass at least one BED row.")
     if "strand" not in df.columns:
         df = df.with_columns(pl.lit(".").alias("strand"))
     df = df.with_columns(

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .._tables import from_pandas
 from ..errors import InputFileError, MissingFileError
 
 
@@ -27,6 +28,8 @@ class BigWigs:
             if not os.path.exists(path):
                 raise MissingFileError(f"BigWig for sample {sample!r} not found: {path}.")
         self.samples = list(self.paths)
+        self.source: str | None = None
+        """The table it was built from (`from_table`), recorded in the store's provenance."""
         self._handles: dict[str, Any] = {}
         self._cache: dict[tuple[str, str, int, int], tuple[np.ndarray, ...]] = {}
 
@@ -44,21 +47,45 @@ class BigWigs:
             if not os.path.exists(table):
                 raise MissingFileError(f"BigWig table {table} does not exist.")
             base = os.path.dirname(os.path.abspath(table))
+            if os.path.isdir(table):
+                raise InputFileError(f"BigWig table {table} is a directory; pass a CSV/TSV file.")
             sep = "\t" if table.endswith((".tsv", ".txt")) else ","
-            df = pl.read_csv(table, separator=sep)
+            try:
+                df = pl.read_csv(table, separator=sep, infer_schema=False)
+            except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
+                detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise InputFileError(
+                    f"BigWig table {table} cannot be read as {'TSV' if sep == chr(9) else 'CSV'} ({detail}). "
+                    "Fix: one header line 'sample,path' and one 'sample,path' row per BigWig, no extra columns."
+                ) from None
             source = table
+        elif isinstance(table, pl.DataFrame):
+            df, source = table, "BigWig table"
+        elif hasattr(table, "columns") and hasattr(table, "to_dict"):
+            df, source = from_pandas(table, "BigWig table"), "BigWig table"
         else:
-            df = table if isinstance(table, pl.DataFrame) else pl.from_pandas(table)
-            source = "BigWig table"
+            raise InputFileError(f"BigWig table must be a path or a DataFrame, got {type(table).__name__}.")
         missing = {"sample", "path"} - set(df.columns)
         if missing:
             raise InputFileError(f"{source} lacks columns {sorted(missing)}; it needs columns 'sample' and 'path'.")
+        if df.height == 0:
+            raise InputFileError(f"{source} has no rows; it needs one 'sample,path' row per BigWig.")
+        if df["sample"].null_count() or df["path"].null_count():
+            row = int(df.with_row_index("i").filter(pl.col("sample").is_null() | pl.col("path").is_null())["i"][0])
+            raise InputFileError(f"{source}, row {row + 1}: empty sample or path.")
+        dup = df["sample"].cast(str).filter(df["sample"].cast(str).is_duplicated()).unique().to_list()
+        if dup:
+            raise InputFileError(
+                f"{source} lists sample(s) {sorted(dup)[:5]} more than once; each sample needs exactly one BigWig."
+            )
         paths = {}
         for sample, path in zip(df["sample"].cast(str), df["path"].cast(str), strict=True):
             if not os.path.isabs(path) and not os.path.exists(path):
                 path = os.path.join(base, path)
             paths[sample] = path
-        return cls(name, paths)
+        track = cls(name, paths)
+        track.source = os.path.abspath(source) if source != "BigWig table" else None
+        return track
 
     def __repr__(self) -> str:
         return f"BigWigs(name={self.name!r}, n_samples={len(self.samples)})"

@@ -8,9 +8,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .._vcf_checks import check_alleles, check_bgzf, check_haploid, check_sorted, check_tabix, header_problem
 from ..errors import InputFileError, MissingFileError
-from ._records import to_block
+from ._records import is_symbolic, to_block
 from .base import RecordBatch, VariantBlock
+
+
+def _format_ids(vcf) -> set[str]:
+    return {h.info().get("ID") for h in vcf.header_iter() if h.type == "FORMAT"}
 
 
 class VcfReader:
@@ -31,7 +36,16 @@ class VcfReader:
                 f"VCF {self.path} has no index ({self.path}.tbi or .csi). "
                 f"Fix: bgzip it if needed and run `bcftools index -t {self.path}`."
             )
-        self._vcf = cyvcf2.VCF(self.path, lazy=True, threads=1)
+        check_bgzf(self.path)  # before htslib: a truncated file can hang its reads
+        try:
+            self._vcf = cyvcf2.VCF(self.path, lazy=True, threads=1)
+        except Exception as exc:  # cyvcf2 raises a bare Exception when htslib rejects the header
+            raise InputFileError(f"VCF {self.path} cannot be read: {header_problem(self.path) or exc}.") from None
+        if "GT" not in _format_ids(self._vcf):
+            raise InputFileError(
+                f"VCF {self.path} has no GT (genotype) FORMAT field, so it holds no haplotypes. "
+                "Fix: pass a VCF with phased GT calls, or write tracks only (no variants=)."
+            )
         all_samples = list(self._vcf.samples)
         if samples is not None:
             missing = [s for s in samples if s not in set(all_samples)]
@@ -57,24 +71,38 @@ class VcfReader:
         self.ploidy = 2
         self.allow_unphased = allow_unphased
         self._symbolic: set[tuple[str, int, str]] = set()
+        self._index_checked: set[str] = set()
 
     def read(self, contig: str, start: int, end: int) -> VariantBlock:
         """Records overlapping [start, end) on `contig` (0-based), multiallelics split."""
         n_samples = len(self.samples)
+        if contig not in self._index_checked:
+            check_tabix(self.path, [contig])
+            self._index_checked.add(contig)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="no intervals found")  # an empty span is fine
             records = list(self._vcf(f"{contig}:{max(start, 0) + 1}-{max(end, 1)}"))
+        check_sorted(self.path, contig, [rec.POS for rec in records])
         gts = np.zeros((len(records), n_samples, self.ploidy), np.int16)
         phased = np.ones((len(records), n_samples), bool)
         for i, rec in enumerate(records):
-            arr = rec.genotype.array() if n_samples else np.zeros((0, 3), np.int16)
+            check_alleles(self.path, contig, rec.POS, rec.REF, [a for a in rec.ALT if not is_symbolic(a)])
+            gt = rec.genotype if n_samples else None
+            if n_samples and gt is None:
+                raise InputFileError(
+                    f"VCF {self.path}, record {contig}:{rec.POS} has no GT field; every record needs "
+                    "genotypes. Fix: drop it or add GT (`bcftools view -i 'FMT/GT!=\"\"'`)."
+                )
+            arr = gt.array() if gt is not None else np.zeros((0, 3), np.int16)
             if arr.shape[1] - 1 != self.ploidy:
                 raise InputFileError(
                     f"VCF {self.path}, record {contig}:{rec.POS}: ploidy {arr.shape[1] - 1} "
-                    f"is not supported; only diploid genotypes are."
+                    "is not supported; only diploid genotypes are. Fix: write haploid contigs "
+                    "separately, or recode calls as homozygous diploid."
                 )
             if self._columns is not None:
                 arr = arr[self._columns]
+            check_haploid(self.path, contig, rec.POS, arr, self.samples)
             gts[i] = arr[:, : self.ploidy]
             phased[i] = arr[:, self.ploidy] != 0
         batch = RecordBatch(
