@@ -1,24 +1,15 @@
-"""Malformed inputs made from the real kit files (bgzip/tabix of htslib write them)."""
+"""Malformed inputs made from the real kit files (bgzipped and indexed with htslib through pysam)."""
 
 from __future__ import annotations
 
 import gzip
-import os
-import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
+import pysam
 
 from conftest import VCF
 
-BGZIP = shutil.which("bgzip")
-TABIX = shutil.which("tabix")
-needs_htslib_tools = pytest.mark.skipif(
-    (BGZIP is None or TABIX is None) and os.environ.get("GVL_REQUIRE_BCFTOOLS") != "1",
-    reason="bgzip/tabix not installed",
-)
 REGION = ("22", 16_100_000, 16_104_096)
 """A 4096-bp window inside the kit VCF, used by most bad-input cases."""
 
@@ -40,11 +31,17 @@ def bgzip(tmp: Path, name: str, lines: list[str], index: bool = True) -> str:
     """Write `lines` as a bgzipped VCF (and a fresh tabix index)."""
     plain = tmp / name.removesuffix(".gz")
     plain.write_text("\n".join(lines) + "\n")
-    subprocess.run([BGZIP or "bgzip", "-f", str(plain)], check=True)
     out = str(plain) + ".gz"
+    pysam.tabix_compress(str(plain), out, force=True)
+    plain.unlink()
     if index:
-        subprocess.run([TABIX or "tabix", "-f", "-p", "vcf", out], check=True)
+        tabix_index(out)
     return out
+
+
+def tabix_index(path: str, csi: bool = False) -> None:
+    """`tabix -f [-C] -p vcf path` (htslib through pysam)."""
+    pysam.tabix_index(path, preset="vcf", force=True, csi=csi)
 
 
 def edit_record(

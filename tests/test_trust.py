@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import gvl_zarr as gvl
-from _inputs import TABIX, bgzip, edit_record, kit_lines, needs_htslib_tools, small_bed
+from _inputs import bgzip, edit_record, kit_lines, small_bed, tabix_index
 from _oracle import requires_bcftools, run_bcftools
 from conftest import FASTA, SAMPLES, TILES, VCF, write_small
 from gvl_zarr._vcf_checks import check_tabix
@@ -93,7 +93,6 @@ def test_truncated_vcf_cut_after_the_regions_is_refused(tmp_path) -> None:
     assert not (tmp_path / "t.gvl").exists()
 
 
-@needs_htslib_tools
 @pytest.mark.parametrize("kind", ["tbi", "csi"])
 def test_unsorted_vcf_with_stale_index_is_refused(tmp_path, kind) -> None:
     header, records = kit_lines()
@@ -105,7 +104,7 @@ def test_unsorted_vcf_with_stale_index_is_refused(tmp_path, kind) -> None:
     else:
         sorted_copy = tmp_path / "sorted.vcf.gz"
         shutil.copy(VCF, sorted_copy)
-        subprocess.run([TABIX or "tabix", "-C", "-p", "vcf", str(sorted_copy)], check=True)
+        tabix_index(str(sorted_copy), csi=True)
         shutil.copy(str(sorted_copy) + ".csi", vcf + ".csi")
         check_tabix(str(sorted_copy), ["22"])  # the CSI of the sorted file matches it
     with pytest.raises(gvl.InputFileError, match=r"index of VCF .*shuffled\.vcf\.gz does not match"):
@@ -122,7 +121,6 @@ def test_plain_gzip_vcf_is_refused(tmp_path) -> None:
         gvl.write(tmp_path / "t.gvl", _bed(tmp_path), variants=str(vcf), length=4096, progress=False)
 
 
-@needs_htslib_tools
 def test_haploid_call_in_diploid_vcf_is_an_error(tmp_path) -> None:
     header, records = kit_lines()
 
@@ -135,7 +133,6 @@ def test_haploid_call_in_diploid_vcf_is_an_error(tmp_path) -> None:
         gvl.write(tmp_path / "t.gvl", _bed(tmp_path), variants=vcf, length=4096, progress=False)
 
 
-@needs_htslib_tools
 @pytest.mark.parametrize("allele", ["R", "X"])
 def test_alt_outside_acgtn_names_the_record(tmp_path, allele) -> None:
     header, records = kit_lines()

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 import gvl_zarr as gvl
-from _inputs import bgzip, kit_lines, needs_htslib_tools
+from _inputs import bgzip, kit_lines
 from conftest import COVERAGE, FASTA, GENES, SAMPLES, STAT1, TILES, VCF, bigwig_table
 from gvl_zarr.validate import validate
 
@@ -100,7 +100,6 @@ def test_validate_names_the_instance_when_a_bigwig_differs(genes_store, tmp_path
     assert "NA24385_WGS_coverage" in first or "GM12878_STAT1" in first
 
 
-@needs_htslib_tools
 def test_validate_names_the_instance_when_the_vcf_differs(genes_store, tmp_path) -> None:
     out, _ = genes_store
     ds = gvl.Dataset.open(out)
