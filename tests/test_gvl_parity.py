@@ -17,6 +17,7 @@ import pytest
 import zarr
 
 import gvl_zarr as gvl
+from _oracle import live_bcftools
 from conftest import COVERAGE as conftest_cov
 from conftest import DATA, FASTA, SAMPLES, VCF_NORM, bigwig_table
 from conftest import STAT1 as conftest_stat1
@@ -245,6 +246,7 @@ def test_annotated_fixed_and_variable_shapes(pds: gvl.Dataset) -> None:
         assert (var.haps[s, p, n:] == b"N").all()
 
 
+@live_bcftools  # runs bcftools itself: not collected where it is absent
 def test_ragged_haplotypes_equal_bcftools_consensus(pds: gvl.Dataset, bcftools_oracle) -> None:
     """Each ragged haplotype is the consensus between the window's first and last reference
     bases' consensus positions (its true length: insertions in, deletions out)."""

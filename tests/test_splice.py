@@ -12,7 +12,7 @@ import pytest
 
 import gvl_zarr as gvl
 from _gvl_expected_b import expected, make_expected
-from _oracle import BcftoolsOracle, reverse_complement
+from _oracle import BcftoolsOracle, live_bcftools, reverse_complement
 from _slow_reference import apply_calls, bigwig_values, fasta_window, haplotype_calls
 from conftest import FASTA, STAT1, VCF_NORM
 
@@ -50,6 +50,7 @@ def _join(pieces: list[bytes], strand: str) -> bytes:
     return b"".join(reverse_complement(p) if strand == "-" else p for p in pieces)
 
 
+@live_bcftools  # runs bcftools itself: not collected where it is absent
 def test_exons_match_bcftools_consensus(exon_store: Path, bcftools_oracle: BcftoolsOracle) -> None:
     ds = gvl.Dataset.open(exon_store, splice_info=SPLICE, return_tracks=False)
     assert ds.transcripts == make_expected.SPLICE_TRANSCRIPTS
