@@ -301,3 +301,12 @@ def test_cli_write_interrupted_exits_130_and_cleans_up(tmp_path) -> None:
     assert proc.returncode == 130, err
     assert "gvl-zarr: interrupted" in err and "Traceback" not in err
     assert _partials(out) == [] and not out.exists()
+
+
+def test_bgzipped_fasta_without_a_compressed_name_is_refused(tmp_path: Path) -> None:
+    """A bgzipped FASTA named `.fa` would be read as text; it is refused naming the fix."""
+    for ext in ("", ".fai", ".gzi"):
+        shutil.copyfile(FASTA + ext, tmp_path / f"hg38.fa{ext}")
+    with pytest.raises(gvl.InputFileError, match=r"hg38\.fa is gzip-compressed.*rename it"):
+        gvl.write(tmp_path / "x.gvl", small_bed(tmp_path), variants=VCF, reference=tmp_path / "hg38.fa", progress=False)
+    assert not (tmp_path / "x.gvl").exists()
