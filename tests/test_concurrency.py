@@ -1,0 +1,73 @@
+"""Concurrent use of one store: threads sharing a Dataset, a reader process while tracks are added."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+import gvl_zarr as gvl
+from conftest import COVERAGE, FASTA, SAMPLES, STAT1, TILES, bigwig_table, write_small
+
+
+def test_threads_sharing_one_dataset_read_what_one_thread_reads(tiles_dataset: Path) -> None:
+    """Eight threads reading random batches through one Dataset (one cache, one set of
+    open arrays) get exactly the serial results, with a cache small enough to evict."""
+    ds = gvl.Dataset.open(tiles_dataset, FASTA, cache_bytes="2MiB", jitter=0, return_tracks="bigwig")
+    rng = np.random.default_rng(5)
+    batches = [rng.integers(0, len(ds), 16) for _ in range(48)]
+    serial = [ds[b] for b in batches]
+    shared = gvl.Dataset.open(tiles_dataset, FASTA, cache_bytes="2MiB", jitter=0, return_tracks="bigwig")
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda b: shared[b], batches))
+    for (h0, t0), (h1, t1) in zip(serial, results, strict=True):
+        np.testing.assert_array_equal(h0, h1)
+        np.testing.assert_array_equal(t0, t1)
+
+
+READER = textwrap.dedent(
+    """
+    import sys, time
+    import numpy as np
+    import gvl_zarr as gvl
+
+    path, want_path, seconds, fasta = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+    want = np.load(want_path)
+    ds = gvl.Dataset.open(path, fasta, jitter=0, return_tracks="bigwig")
+    n = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        again = gvl.Dataset.open(path, fasta, jitter=0, return_tracks="bigwig") if n % 5 == 0 else ds
+        haps, tracks = again[:, :]
+        np.testing.assert_array_equal(haps.view(np.uint8), want["haps"])
+        np.testing.assert_array_equal(tracks, want["tracks"])
+        n += 1
+    print(n, gvl.Dataset.open(path).available_tracks)
+    """
+)
+
+
+def test_reader_process_while_tracks_are_added(tmp_path: Path) -> None:
+    """A process re-opening and reading the store while `update` adds two tracks never sees
+    a torn store: every read equals the dataset as written, and the tracks appear whole."""
+    path = write_small(tmp_path / "c.gvl", TILES, SAMPLES[:3], length=2048, max_jitter=8)
+    haps, tracks = gvl.Dataset.open(path, FASTA, jitter=0, return_tracks="bigwig")[:, :]
+    np.savez(tmp_path / "want.npz", haps=haps.view(np.uint8), tracks=tracks)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(path), str(tmp_path / "want.npz"), "6", FASTA],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    table = bigwig_table(tmp_path, SAMPLES[:3], [COVERAGE, STAT1, COVERAGE])
+    for name in ("second", "third"):
+        gvl.update(path, gvl.BigWigs.from_table(name, table), progress=False)
+    out, err = reader.communicate(timeout=300)
+    assert reader.returncode == 0, err[-3000:]
+    n_reads, listed = out.split(" ", 1)
+    assert int(n_reads) > 0
+    assert listed.strip() == "['bigwig', 'second', 'third']"
