@@ -33,6 +33,7 @@ from conftest import COVERAGE, FASTA, GENES, STAT1, TILES, VCF
 
 DATA = Path(__file__).resolve().parent / "data"
 EXONS = DATA / "exons.grch37.chr22_16.05-22Mb.spliceai_gencode.bed"
+COHORT = DATA / "1kgp3.chr22_16.05-16.50Mb.2504s.norm.biallelic"
 CTCF_ANCHORS = DATA / "GM12878_CTCF_ChIA-PET_Tang2015_anchors.grch37.chr22_16.05-22Mb.bed"
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,6 +120,10 @@ def doc_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lines = Path(TILES).read_text().splitlines(keepends=True)
     (root / "train_regions.bed").write_text("".join(lines[:20]))
     (root / "valid_regions.bed").write_text("".join(lines[20:]))
+    for suffix in (".vcf.gz", ".vcf.gz.tbi", ".pgen", ".pvar", ".psam"):
+        (root / f"cohort{suffix}").symlink_to(f"{COHORT}{suffix}")
+    vcf2zarr = [sys.executable, "-m", "bio2zarr", "vcf2zarr", "convert", "-Q", "-p", "0"]
+    subprocess.run([*vcf2zarr, root / "cohort.vcf.gz", root / "cohort.vcz"], check=True, capture_output=True)
     shutil.copyfile(GENES, root / "genes.bed")
     shutil.copyfile(CTCF_ANCHORS, root / "peaks.bed")
     _exon_bed(root / "exons.bed", genes=("POTEH", "OR11H1"))
