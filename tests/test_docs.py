@@ -233,10 +233,16 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", "-d", str(tmp_path / "doctrees")]
     proc = subprocess.run([*cmd, str(DOCS), str(out)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-5000:]
-    for page in ("index", "getting_started", "api", "cli", "format", "design", "benchmarks", "tutorials/read"):
+    pages = ["index", "getting_started", "api", "cli", "format", "design", "benchmarks", "tutorials/read"]
+    pages += ["xarray", "inputs", "track_management", "from_genvarloader", "errors"]
+    for page in pages:
         assert (out / f"{page}.html").exists(), page
     assert "gvl_zarr.Dataset.with_settings" in (out / "generated" / "gvl_zarr.Dataset.html").read_text()
-    assert "--max-jitter" in (out / "cli.html").read_text()
-    for notebook in ("quickstart", "training"):
+    for name in ("update", "concat", "RefDataset"):
+        assert (out / "generated" / f"gvl_zarr.{name}.html").exists(), name
+    cli = (out / "cli.html").read_text()
+    assert "--max-jitter" in cli
+    assert 'id="gvl-zarr-validate"' in cli and 'id="gvl-zarr-info"' in cli
+    for notebook in ("quickstart", "training", "xarray_analysis"):
         html = (out / "notebooks" / f"{notebook}.html").read_text()
         assert "<img" in html, f"{notebook}: no stored plot in the rendered notebook"
