@@ -29,7 +29,12 @@ import pytest
 from markdown_it import MarkdownIt
 
 import gvl_zarr as gvl
-from conftest import COVERAGE, FASTA, STAT1, TILES, VCF
+from conftest import COVERAGE, FASTA, GENES, STAT1, TILES, VCF
+
+DATA = Path(__file__).resolve().parent / "data"
+EXONS = DATA / "exons.grch37.chr22_16.05-22Mb.spliceai_gencode.bed"
+COHORT = DATA / "1kgp3.chr22_16.05-16.50Mb.2504s.norm.biallelic"
+CTCF_ANCHORS = DATA / "GM12878_CTCF_ChIA-PET_Tang2015_anchors.grch37.chr22_16.05-22Mb.bed"
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -114,21 +119,48 @@ def doc_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copyfile(TILES, root / "interesting_regions.bed")
     lines = Path(TILES).read_text().splitlines(keepends=True)
     (root / "train_regions.bed").write_text("".join(lines[:20]))
+    (root / "valid_regions.bed").write_text("".join(lines[20:]))
+    for suffix in (".vcf.gz", ".vcf.gz.tbi", ".pgen", ".pvar", ".psam"):
+        (root / f"cohort{suffix}").symlink_to(f"{COHORT}{suffix}")
+    vcf2zarr = [sys.executable, "-m", "bio2zarr", "vcf2zarr", "convert", "-Q", "-p", "0"]
+    subprocess.run([*vcf2zarr, root / "cohort.vcf.gz", root / "cohort.vcz"], check=True, capture_output=True)
+    shutil.copyfile(GENES, root / "genes.bed")
+    shutil.copyfile(CTCF_ANCHORS, root / "peaks.bed")
+    _exon_bed(root / "exons.bed", genes=("POTEH", "OR11H1"))
     paths = [STAT1 if i % 2 == 0 else COVERAGE for i in range(len(DOC_SAMPLES))]
-    pl.DataFrame({"sample": DOC_SAMPLES, "path": paths}).write_csv(root / "samples_to_bigwigs.csv")
-    gvl.write(
-        root / "cool_dataset.gvl",
-        root / "interesting_regions.bed",
-        variants=root / "cool_variants.vcf.gz",
-        bigwigs=gvl.BigWigs.from_table("bigwig", root / "samples_to_bigwigs.csv"),
-        reference=root / "hg38.fa",
-        length=2048,
-        max_jitter=128,
-        progress=False,
-    )
+    table = pl.DataFrame({"sample": DOC_SAMPLES, "path": paths})
+    table.write_csv(root / "samples_to_bigwigs.csv")
+    table.with_columns(path=pl.lit(COVERAGE)).write_csv(root / "samples_to_coverage.csv")
+    (root / "GM12878_STAT1.bw").symlink_to(STAT1)
+    stores = {
+        "cool_dataset.gvl": ("interesting_regions.bed", table),
+        "train.gvl": ("train_regions.bed", table),
+        "valid.gvl": ("valid_regions.bed", table),
+        "batch1.gvl": ("interesting_regions.bed", table[:6]),
+        "batch2.gvl": ("interesting_regions.bed", table[6:]),
+    }
+    for name, (bed, samples) in stores.items():
+        samples.write_csv(root / "store_samples.csv")
+        gvl.write(
+            root / name,
+            root / bed,
+            variants=root / "cool_variants.vcf.gz",
+            bigwigs=gvl.BigWigs.from_table("bigwig", root / "store_samples.csv"),
+            reference=root / "hg38.fa",
+            length=2048,
+            max_jitter=128,
+            progress=False,
+        )
+    (root / "store_samples.csv").unlink()
     n = gvl.Dataset.open(root / "cool_dataset.gvl").n_samples
     np.save(root / "total_counts.npy", np.random.default_rng(0).uniform(1e6, 5e6, n).astype(np.float32))
     return root
+
+
+def _exon_bed(out: Path, genes: tuple[str, ...]) -> None:
+    """The kit exon BED (header line kept) cut to the exons of `genes`' transcripts."""
+    header, *rows = EXONS.read_text().splitlines(keepends=True)
+    out.write_text(header + "".join(r for r in rows if r.split("\t")[6] in genes))
 
 
 def _workspace(doc_inputs: Path, dest: Path, *, with_dataset: bool) -> Path:
@@ -136,6 +168,8 @@ def _workspace(doc_inputs: Path, dest: Path, *, with_dataset: bool) -> Path:
         if item.name == "cool_dataset.gvl":
             if with_dataset:
                 shutil.copytree(item, dest / item.name)
+        elif item.is_dir():
+            shutil.copytree(item, dest / item.name)
         elif item.is_symlink():
             (dest / item.name).symlink_to(item.readlink())
         else:
@@ -199,10 +233,16 @@ def test_docs_build_without_warnings(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "sphinx", "-W", "-q", "-b", "html", "-d", str(tmp_path / "doctrees")]
     proc = subprocess.run([*cmd, str(DOCS), str(out)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr[-5000:]
-    for page in ("index", "getting_started", "api", "cli", "format", "design", "benchmarks", "tutorials/read"):
+    pages = ["index", "getting_started", "api", "cli", "format", "design", "benchmarks", "tutorials/read"]
+    pages += ["xarray", "inputs", "track_management", "from_genvarloader", "errors"]
+    for page in pages:
         assert (out / f"{page}.html").exists(), page
     assert "gvl_zarr.Dataset.with_settings" in (out / "generated" / "gvl_zarr.Dataset.html").read_text()
-    assert "--max-jitter" in (out / "cli.html").read_text()
-    for notebook in ("quickstart", "training"):
+    for name in ("update", "concat", "RefDataset"):
+        assert (out / "generated" / f"gvl_zarr.{name}.html").exists(), name
+    cli = (out / "cli.html").read_text()
+    assert "--max-jitter" in cli
+    assert 'id="gvl-zarr-validate"' in cli and 'id="gvl-zarr-info"' in cli
+    for notebook in ("quickstart", "training", "xarray_analysis"):
         html = (out / "notebooks" / f"{notebook}.html").read_text()
         assert "<img" in html, f"{notebook}: no stored plot in the rendered notebook"
