@@ -27,6 +27,8 @@ def test_public_api_is_pinned() -> None:
             "MissingFileError",
             "Ragged",
             "ReferenceMismatchError",
+            "RemoteAccessError",
+            "RemoteUnreachableError",
             "SettingsError",
             "UnphasedGenotypeError",
             "__version__",

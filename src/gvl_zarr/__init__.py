@@ -12,6 +12,8 @@ from .errors import (
     MissingDependencyError,
     MissingFileError,
     ReferenceMismatchError,
+    RemoteAccessError,
+    RemoteUnreachableError,
     SettingsError,
     UnphasedGenotypeError,
 )
@@ -35,6 +37,8 @@ __all__ = [
     "MissingFileError",
     "Ragged",
     "ReferenceMismatchError",
+    "RemoteAccessError",
+    "RemoteUnreachableError",
     "SettingsError",
     "UnphasedGenotypeError",
     "__version__",

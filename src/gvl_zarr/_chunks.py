@@ -34,6 +34,7 @@ from numcodecs import blosc
 from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
 
 from ._cache import ChunkCache
+from ._store import for_this_process
 from .errors import DamagedStoreError, IncompleteDatasetError
 
 _EMPTY = np.uint64(2**64 - 1)
@@ -100,6 +101,7 @@ class ShardedArray:
         self._inner_size = int(np.prod(self.inner))
         self._metadata = array.metadata
         self._store = array.store_path.store
+        self._store_pid = os.getpid()
         self._prefix = array.store_path.path
         root = getattr(self._store, "root", None)
         self._local = os.fspath(root) if isinstance(self._store, zarr.storage.LocalStore) else None
@@ -250,6 +252,9 @@ class ShardedArray:
         """Bytes [offset, offset + n) of each key (a negative offset counts from the end)."""
         if self._local is not None:
             return [self._pread(key, off, n) for key, off, n in requests]
+        if self._store_pid != os.getpid():
+            self._store = for_this_process(self._store, self._store_pid)
+            self._store_pid = os.getpid()
         return zarr.core.sync.sync(self._read_async(requests))
 
     def _pread(self, key: str, off: int, n: int) -> bytes:

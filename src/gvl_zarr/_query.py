@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import zarr
 
 from . import schema
 from ._cache import ChunkCache, resolve_budget
@@ -28,8 +27,9 @@ from ._kernels.ragged import gather_rows
 from ._kernels.tracks import tracks_reference
 from ._refcheck import check_ref_alleles
 from ._reference import FastaReference, StoreReference
-from ._store import as_store, describe
-from .errors import GvlError, IncompleteDatasetError, MissingFileError
+from ._remote_errors import open_root
+from ._store import describe
+from .errors import GvlError
 from .readers.fasta import FastaReader
 
 
@@ -49,20 +49,17 @@ class StoreData:
         reference: str | os.PathLike | None,
         cache_bytes: int | str | None = None,
         preload: bool = True,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         self.location = location
+        self.storage_options = storage_options
         self.preload = preload
         self._preload_pid = -1
         self._resident: list[Any] = []
         self.reference = os.fspath(reference) if reference is not None else None
         self.name = describe(location)
         self.cache = ChunkCache(resolve_budget(cache_bytes))
-        try:
-            self.group = zarr.open_group(as_store(location), mode="r", zarr_format=3)
-        except FileNotFoundError:
-            raise MissingFileError(f"no gvl_zarr dataset at {self.name}.") from None
-        except (zarr.errors.GroupNotFoundError, ValueError) as exc:
-            raise IncompleteDatasetError(f"{self.name} is not a gvl_zarr dataset ({exc}).") from None
+        self.group = open_root(location, self.name, storage_options)
         schema.validate(self.group, self.name)
         prepare()
         attrs = dict(self.group.attrs)
@@ -167,7 +164,7 @@ class StoreData:
     def refresh_tracks(self, rewritten: str | None = None) -> None:
         """Re-read the track list after a track was written into the store; `rewritten`
         names a track whose arrays were replaced (its decoded chunks are dropped)."""
-        self.group = zarr.open_group(as_store(self.location), mode="r", zarr_format=3)
+        self.group = open_root(self.location, self.name, self.storage_options)
         self.attrs = dict(self.group.attrs)
         for name in self.attrs["tracks"]:
             if name not in self.tracks or name == rewritten:
@@ -207,10 +204,17 @@ class StoreData:
             "reference": self.reference,
             "cache_bytes": self.cache.budget,
             "preload": self.preload,
+            "storage_options": self.storage_options,
         }
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["location"], state["reference"], state.get("cache_bytes"), state.get("preload", True))
+        self.__init__(
+            state["location"],
+            state["reference"],
+            state.get("cache_bytes"),
+            state.get("preload", True),
+            state.get("storage_options"),
+        )
 
 
 def _preload(arrays: queue.SimpleQueue, step: int = 16) -> None:

@@ -55,6 +55,7 @@ class Dataset:
         reference: str | os.PathLike | None = None,
         cache_bytes: int | str | None = None,
         preload: bool = True,
+        storage_options: dict[str, Any] | None = None,
         **settings: Any,
     ) -> Dataset:
         """Open a dataset at a path, URL, fsspec mapper or zarr Store.
@@ -71,10 +72,12 @@ class Dataset:
         fit), which `preload` fills in a background thread; the rest is an LRU of chunks.
         Track intervals of a local store are read in place from memory-mapped files (file
         pages, outside the budget); `preload` also verifies their checksums in the background.
-        Keyword settings are passed to `with_settings`;
+        `storage_options` configure the fsspec filesystem of a URL (s3://, http(s)://, …):
+        credentials, `client_kwargs={"endpoint_url": ...}` for S3-compatible servers, `anon`;
+        see docs/cloud.md. Keyword settings are passed to `with_settings`;
         jitter defaults to the dataset's max_jitter.
         """
-        data = StoreData(path, reference, cache_bytes, preload)
+        data = StoreData(path, reference, cache_bytes, preload, storage_options)
         base = Settings(
             jitter=data.max_jitter,
             return_sequences=("haplotypes" if data.has_genotypes else "reference") if data.ref is not None else None,

@@ -53,3 +53,11 @@ class MissingDependencyError(GvlError, ImportError):
 
 class DamagedStoreError(GvlError, OSError):
     """A store's chunk is missing, truncated or fails its checksum."""
+
+
+class RemoteUnreachableError(GvlError, ConnectionError):
+    """The server of a remote store cannot be reached."""
+
+
+class RemoteAccessError(GvlError, PermissionError):
+    """A remote store refused the credentials given (or none were found)."""

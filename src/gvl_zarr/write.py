@@ -27,6 +27,7 @@ from ._contigs import require_contig
 from ._kernels.calls import sparse_calls
 from ._refcheck import check_ref_alleles
 from ._regions import STRAND_CODES, group_spans, resize
+from ._store import consolidate, is_remote
 from .errors import DatasetExistsError, InputFileError, SettingsError
 from .readers.base import TrackReader, VariantReader
 from .readers.bed import read_bed
@@ -62,6 +63,7 @@ def write(
     reference: str | os.PathLike | None = None,
     allow_unphased: bool = False,
     progress: bool = True,
+    storage_options: dict[str, Any] | None = None,
 ) -> None:
     """Write a gvl_zarr dataset (a Zarr v3 store) for the regions of `bed`.
 
@@ -83,7 +85,14 @@ def write(
         allow_unphased: read unphased heterozygous genotypes in the order written instead
             of raising `UnphasedGenotypeError`.
         progress: show progress bars.
+        storage_options: fsspec options of a remote `path` (s3://…): written to a local
+            temporary folder, then uploaded with the completion marker last (docs/cloud.md).
     """
+    if is_remote(path):
+        args = {k: v for k, v in locals().items() if k not in ("path", "overwrite", "storage_options")}
+        from ._remote_write import write_remote
+
+        return write_remote(os.fspath(path), storage_options, overwrite, lambda local: write(local, **args))
     out = os.fspath(path)
     if os.path.exists(out) and not overwrite:
         raise DatasetExistsError(f"{out} already exists; pass overwrite=True (CLI: --overwrite) to replace it.")
@@ -149,6 +158,7 @@ def write(
             }
         )
         root.attrs[schema.COMPLETE_ATTR] = True
+        consolidate(tmp)
         _replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
