@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,13 +81,23 @@ def unfinished_marker(root_json: bytes) -> bytes:
 
 def upload(fs: Any, local: Path, root: str, *, replace: bool) -> None:
     """Upload the finished local store `local` to `root` of `fs`, root `zarr.json` last."""
+    for _ in upload_steps(fs, local, root, replace=replace):
+        pass
+
+
+def upload_steps(fs: Any, local: Path, root: str, *, replace: bool) -> Iterator[str]:
+    """`upload`, one step at a time; yields the name of each step once it is done."""
     final = (local / "zarr.json").read_bytes()
     fs.pipe_file(f"{root}/zarr.json", unfinished_marker(final))
+    yield "marker"
     if replace:
         old = [p for p in fs.find(root) if p.rstrip("/") != f"{root}/zarr.json"]
         if old:
             fs.rm(old)
+        yield "removed old objects"
     files = sorted(p for p in local.rglob("*") if p.is_file() and p != local / "zarr.json")
     if files:
         fs.put([os.fspath(p) for p in files], [f"{root}/{p.relative_to(local).as_posix()}" for p in files])
+    yield "data"
     fs.pipe_file(f"{root}/zarr.json", final)
+    yield "complete"
