@@ -1,78 +1,80 @@
-"""Datasets read from a real HTTP server on loopback (through fsspec)."""
+"""Datasets read from a real HTTP server on loopback and from the other fsspec locations
+(memory://, file://, a mapper, a zarr Store): every one reads as the local store does."""
 
 from __future__ import annotations
 
-import functools
-import http.server
-import io
-import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import fsspec
 import numpy as np
 import pytest
+import zarr
 
 import gvl_zarr as gvl
+from _servers import HttpServer, serve_http
 from conftest import FASTA
 
 pytest.importorskip("aiohttp")
 
-
-class _RangeHandler(http.server.SimpleHTTPRequestHandler):
-    """A static file server that honours `Range: bytes=a-b` and `bytes=-n`, as object stores do."""
-
-    def log_message(self, *args) -> None:
-        pass
-
-    def send_head(self):
-        spec = self.headers.get("Range")
-        path = Path(self.translate_path(self.path))
-        if not spec or not spec.startswith("bytes=") or not path.is_file():
-            return super().send_head()
-        data = path.read_bytes()
-        first, _, last = spec.removeprefix("bytes=").partition("-")
-        if first:
-            lo, hi = int(first), min(int(last) + 1 if last else len(data), len(data))
-        else:
-            lo, hi = max(0, len(data) - int(last)), len(data)
-        self.send_response(206)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Range", f"bytes {lo}-{hi - 1}/{len(data)}")
-        self.send_header("Content-Length", str(hi - lo))
-        self.end_headers()
-        self.ranges_served = getattr(self.server, "ranges_served", 0) + 1
-        self.server.ranges_served = self.ranges_served
-        return io.BytesIO(data[lo:hi])
-
-
-_SERVERS: list[http.server.ThreadingHTTPServer] = []
+R, S = np.arange(40) % 28, np.arange(40) % 6
 
 
 @pytest.fixture
-def http_root(tiles_dataset: Path) -> Iterator[str]:
-    handler = functools.partial(_RangeHandler, directory=str(tiles_dataset.parent))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.ranges_served = 0
-    _SERVERS.append(server)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def http(tiles_dataset: Path) -> Iterator[HttpServer]:
+    yield from serve_http(tiles_dataset.parent)
 
 
-def test_open_over_http_equals_local(http_root: str, tiles_dataset: Path) -> None:
-    remote = gvl.Dataset.open(f"{http_root}/{tiles_dataset.name}", reference=FASTA, jitter=0)
+def _same(a: gvl.Dataset, b: gvl.Dataset) -> None:
+    assert a.samples == b.samples and a.shape == b.shape
+    out_a, out_b = a[R, S], b[R, S]
+    assert len(out_a) == len(out_b) == 2
+    for x, y in zip(out_a, out_b, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_open_over_http_equals_local(http: HttpServer, tiles_dataset: Path) -> None:
+    remote = gvl.Dataset.open(f"{http.url}/{tiles_dataset.name}", reference=FASTA, jitter=0)
+    _same(remote, gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0))
+    assert any(rng for _, _, rng in http.log)  # chunks came by byte range, not whole shards
+
+
+def test_open_is_one_metadata_request(http: HttpServer, tiles_dataset: Path) -> None:
+    """Consolidated metadata: the root zarr.json holds every array's metadata, so open reads
+    one metadata object (48 requests before it), then the 8 per-region arrays concurrently."""
+    gvl.Dataset.open(f"{http.url}/{tiles_dataset.name}", preload=False)
+    metadata = [path for _, path, _ in http.log if path.endswith("zarr.json")]
+    assert metadata == [f"/{tiles_dataset.name}/zarr.json"]
+    assert len(http.log) == 1 + 8  # root metadata, samples and the 7 region arrays
+
+
+def test_memory_file_mapper_and_store_equal_local(tiles_dataset: Path) -> None:
     local = gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0)
-    assert remote.samples == local.samples and remote.n_regions == local.n_regions
-    r, s = np.arange(20) % 28, np.arange(20) % 6
-    for a, b in zip(remote[r, s], local[r, s], strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert _SERVERS[-1].ranges_served > 0  # chunks came by byte range, not whole shards
+    mem_root = f"/gvl-{uuid.uuid4().hex[:8]}/tiles.gvl"
+    fsspec.filesystem("memory").put(str(tiles_dataset), mem_root, recursive=True)
+    for location in (
+        f"memory://{mem_root}",
+        f"file://{tiles_dataset}",
+        fsspec.get_mapper(f"memory://{mem_root}"),
+        fsspec.get_mapper(str(tiles_dataset)),
+        zarr.storage.LocalStore(tiles_dataset, read_only=True),
+        zarr.storage.FsspecStore.from_url(f"memory://{mem_root}", read_only=True),
+    ):
+        _same(gvl.Dataset.open(location, reference=FASTA, jitter=0), local)
 
 
-def test_missing_remote_dataset_is_a_clear_error(http_root: str) -> None:
-    with pytest.raises(gvl.GvlError, match=r"nothing\.gvl"):
-        gvl.Dataset.open(f"{http_root}/nothing.gvl")
+def test_missing_remote_dataset_is_a_clear_error(http: HttpServer) -> None:
+    with pytest.raises(gvl.MissingFileError, match=r"nothing\.gvl"):
+        gvl.Dataset.open(f"{http.url}/nothing.gvl")
+
+
+def test_unreachable_http_host() -> None:
+    with pytest.raises(gvl.RemoteUnreachableError, match=r"http://127\.0\.0\.1:9/x\.gvl"):
+        gvl.Dataset.open("http://127.0.0.1:9/x.gvl")
+
+
+def test_url_that_is_not_a_dataset(http: HttpServer, tiles_dataset: Path) -> None:
+    url = f"{http.url}/{tiles_dataset.name}/regions"  # a zarr group, but not a dataset root
+    with pytest.raises(gvl.IncompleteDatasetError, match=rf"{url} is not a complete gvl_zarr dataset"):
+        gvl.Dataset.open(url)

@@ -35,7 +35,7 @@ from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
 
 from ._cache import ChunkCache
 from ._store import for_this_process
-from .errors import DamagedStoreError, IncompleteDatasetError
+from .errors import DamagedStoreError, GvlError, IncompleteDatasetError
 
 _EMPTY = np.uint64(2**64 - 1)
 _ARRAYS: weakref.WeakSet[ShardedArray] = weakref.WeakSet()
@@ -255,7 +255,17 @@ class ShardedArray:
         if self._store_pid != os.getpid():
             self._store = for_this_process(self._store, self._store_pid)
             self._store_pid = os.getpid()
-        return zarr.core.sync.sync(self._read_async(requests))
+        try:
+            return zarr.core.sync.sync(self._read_async(requests))
+        except GvlError:
+            raise
+        except Exception as exc:  # a network or object-store failure: name the store and the fix
+            from ._remote_errors import translate
+
+            error = translate(exc, self.where)
+            if error is None:
+                raise
+            raise error from None
 
     def _pread(self, key: str, off: int, n: int) -> bytes:
         fd = self._fds.get((os.getpid(), key))

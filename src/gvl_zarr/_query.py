@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import zarr
 
 from . import schema
 from ._cache import ChunkCache, resolve_budget
@@ -70,14 +71,11 @@ class StoreData:
         self.contigs: list[str] = attrs["contigs"]
         self.has_genotypes: bool = attrs["has_genotypes"]
         g = self.group
-        self.samples = np.array(g["samples"][:].tolist(), dtype=str)
-        self.r_contig = g["regions/contig"][:]
-        self.r_start = g["regions/start"][:]
-        self.r_end = g["regions/end"][:]
-        self.r_strand = g["regions/strand"][:]
-        self.r_bed_start = g["regions/bed_start"][:]
-        self.r_bed_end = g["regions/bed_end"][:]
-        self.r_fetch_end = g["regions/fetch_end"][:]
+        names, *regions = _read_whole(g, ["samples", *(spec.path for spec in schema.REGIONS)])
+        self.samples = np.array(names.tolist(), dtype=str)
+        (self.r_contig, self.r_start, self.r_end, self.r_strand, self.r_bed_start, self.r_bed_end, self.r_fetch_end) = (
+            regions
+        )
         # every read spans [start - max_jitter, fetch_end) of its region
         self.ref_starts = self.r_start - self.max_jitter
         spans = self.r_fetch_end - self.ref_starts
@@ -215,6 +213,18 @@ class StoreData:
             state.get("preload", True),
             state.get("storage_options"),
         )
+
+
+def _read_whole(group: zarr.Group, paths: list[str]) -> list[np.ndarray]:
+    """Whole small arrays, all requested concurrently (one round trip on a remote store)."""
+    import asyncio
+
+    arrays = [group[p]._async_array for p in paths]
+
+    async def read_all() -> list[Any]:
+        return await asyncio.gather(*(a.getitem(slice(None)) for a in arrays))
+
+    return [np.asarray(a) for a in zarr.core.sync.sync(read_all())]
 
 
 def _preload(arrays: queue.SimpleQueue, step: int = 16) -> None:
