@@ -380,8 +380,14 @@ class Dataset:
 
         return TorchDataset(self)
 
-    def to_dataloader(self, batch_size: int = 1, shuffle: bool = False, sampler: Any = None, **kwargs: Any) -> Any:
-        """A PyTorch DataLoader reading one batch per dataset call; see `torch_loader`."""
+    def to_dataloader(
+        self, batch_size: int = 1, shuffle: bool | str = False, sampler: Any = None, **kwargs: Any
+    ) -> Any:
+        """A PyTorch DataLoader reading one batch per dataset call; see `torch_loader`.
+
+        shuffle: False, True/"random", or "chunks" (chunk-aware block shuffle for remote
+        stores, `gvl_zarr.sampler`). `distributed=True` shards batches across ranks;
+        `seed`, `shuffle_window`, `drop_last` and DataLoader arguments are passed on."""
         from .torch_loader import make_dataloader
 
         return make_dataloader(self, batch_size=batch_size, shuffle=shuffle, sampler=sampler, **kwargs)
