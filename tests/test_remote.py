@@ -78,3 +78,27 @@ def test_url_that_is_not_a_dataset(http: HttpServer, tiles_dataset: Path) -> Non
     url = f"{http.url}/{tiles_dataset.name}/regions"  # a zarr group, but not a dataset root
     with pytest.raises(gvl.IncompleteDatasetError, match=rf"{url} is not a complete gvl_zarr dataset"):
         gvl.Dataset.open(url)
+
+
+def test_disk_cache_serves_later_opens_and_stays_bounded(http: HttpServer, tiles_dataset: Path, tmp_path: Path) -> None:
+    url = f"{http.url}/{tiles_dataset.name}"
+    local = gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0)
+    opts = dict(reference=FASTA, jitter=0, preload=False, cache_bytes=0, disk_cache=tmp_path / "cache")
+    first = gvl.Dataset.open(url, **opts)
+    _same(first, local)
+    fetched = [r for r in http.log if r[2]]
+    assert fetched and first._data.cache.disk.misses == len(fetched)
+    http.log.clear()
+    second = gvl.Dataset.open(url, **opts)  # a later run: chunks come from disk
+    _same(second, local)
+    assert not [r for r in http.log if r[2]] and second._data.cache.disk.hits > 0
+    # a damaged cache file is fetched again, not returned
+    files = sorted((tmp_path / "cache").rglob("*"), key=lambda p: p.stat().st_size)
+    for f in files[-3:]:
+        f.write_bytes(b"\0" * f.stat().st_size)
+    _same(gvl.Dataset.open(url, **opts), local)
+    # a bound smaller than the chunks read keeps the folder under it
+    bound = 64 * 1024
+    small = gvl.Dataset.open(url, **{**opts, "disk_cache": tmp_path / "small", "disk_cache_bytes": bound})
+    _same(small, local)
+    assert 0 < sum(f.stat().st_size for f in (tmp_path / "small").rglob("*") if f.is_file()) <= bound

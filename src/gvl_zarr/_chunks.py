@@ -196,19 +196,37 @@ class ShardedArray:
             if off == _EMPTY:
                 raise self._damaged(tuple(coords[i]), "has no entry in its shard index")
             requests.append((self._key(s), int(off), int(n)))
+        return self._read_parsed(
+            requests,
+            lambda blobs: [self._decode(b, k[1]) for b, k in zip(blobs, keys, strict=True)],  # type: ignore[index]
+        )
+
+    def _read_parsed(self, requests: list[tuple[str, int, int]], parse: Callable[[list[bytes]], list]) -> list:
+        """`parse(self._read(requests))`; when a remote read came from the disk cache and fails
+        its checks, the cached ranges are dropped and fetched from the store once more."""
         blobs = self._read(requests)
-        return [self._decode(b, k[1]) for b, k in zip(blobs, keys, strict=True)]  # type: ignore[index]
+        try:
+            return parse(blobs)
+        except DamagedStoreError:
+            if self._local is not None or self._cache.disk is None:
+                raise
+            for r in requests:
+                self._cache.disk.discard(*r)
+            return parse(self._read(requests))
 
     def _load_indexes(self, keys: list[Hashable]) -> list[np.ndarray]:
         nbytes = self.n_inner * 16 + 4
         shards = [k[2] for k in keys]  # type: ignore[index]
-        blobs = self._read([(self._key(s), -nbytes, nbytes) for s in shards])
-        out = []
-        for blob, s in zip(blobs, shards, strict=True):
-            if len(blob) != nbytes or google_crc32c.value(blob[:-4]) != int.from_bytes(blob[-4:], "little"):
-                raise self._damaged(s, "shard index is truncated or fails its checksum", shard=True)
-            out.append(np.frombuffer(blob, "<u8", count=self.n_inner * 2).reshape(-1, 2))
-        return out
+
+        def parse(blobs: list[bytes]) -> list[np.ndarray]:
+            out = []
+            for blob, s in zip(blobs, shards, strict=True):
+                if len(blob) != nbytes or google_crc32c.value(blob[:-4]) != int.from_bytes(blob[-4:], "little"):
+                    raise self._damaged(s, "shard index is truncated or fails its checksum", shard=True)
+                out.append(np.frombuffer(blob, "<u8", count=self.n_inner * 2).reshape(-1, 2))
+            return out
+
+        return self._read_parsed([(self._key(s), -nbytes, nbytes) for s in shards], parse)
 
     def _decode(self, blob: bytes, coords: tuple[int, ...]) -> np.ndarray:
         if len(blob) < 4 or google_crc32c.value(blob[:-4]) != int.from_bytes(blob[-4:], "little"):
@@ -255,8 +273,18 @@ class ShardedArray:
         if self._store_pid != os.getpid():
             self._store = for_this_process(self._store, self._store_pid)
             self._store_pid = os.getpid()
+        disk = self._cache.disk
         try:
-            return zarr.core.sync.sync(self._read_async(requests))
+            if disk is None:
+                return zarr.core.sync.sync(self._read_async(requests))
+            blobs = [disk.get(*r) for r in requests]
+            missing = [i for i, b in enumerate(blobs) if b is None]
+            if missing:
+                fetched = zarr.core.sync.sync(self._read_async([requests[i] for i in missing]))
+                for i, blob in zip(missing, fetched, strict=True):
+                    disk.put(*requests[i], blob)
+                    blobs[i] = blob
+            return blobs  # type: ignore[return-value]
         except GvlError:
             raise
         except Exception as exc:  # a network or object-store failure: name the store and the fix

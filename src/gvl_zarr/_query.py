@@ -51,9 +51,13 @@ class StoreData:
         cache_bytes: int | str | None = None,
         preload: bool = True,
         storage_options: dict[str, Any] | None = None,
+        disk_cache: str | os.PathLike | None = None,
+        disk_cache_bytes: int | str = "10GiB",
     ) -> None:
         self.location = location
         self.storage_options = storage_options
+        self.disk_cache = os.fspath(disk_cache) if disk_cache is not None else None
+        self.disk_cache_bytes = disk_cache_bytes
         self.preload = preload
         self._preload_pid = -1
         self._resident: list[Any] = []
@@ -62,6 +66,8 @@ class StoreData:
         self.cache = ChunkCache(resolve_budget(cache_bytes))
         self.group = open_root(location, self.name, storage_options)
         schema.validate(self.group, self.name)
+        if self.disk_cache is not None:
+            self.cache.disk = _disk_cache(self, self.disk_cache, disk_cache_bytes)
         prepare()
         attrs = dict(self.group.attrs)
         self.attrs = attrs
@@ -203,6 +209,8 @@ class StoreData:
             "cache_bytes": self.cache.budget,
             "preload": self.preload,
             "storage_options": self.storage_options,
+            "disk_cache": self.disk_cache,
+            "disk_cache_bytes": self.disk_cache_bytes,
         }
 
     def __setstate__(self, state: dict) -> None:
@@ -212,7 +220,21 @@ class StoreData:
             state.get("cache_bytes"),
             state.get("preload", True),
             state.get("storage_options"),
+            state.get("disk_cache"),
+            state.get("disk_cache_bytes", "10GiB"),
         )
+
+
+def _disk_cache(data: StoreData, directory: str, max_bytes: int | str) -> Any:
+    """A `DiskChunkCache` for a remote store, keyed by its name and root metadata."""
+    import hashlib
+    import json
+
+    from ._diskcache import DiskChunkCache
+
+    budget = resolve_budget(max_bytes)
+    metadata = json.dumps(data.group.metadata.to_dict(), sort_keys=True, default=str)
+    return DiskChunkCache(directory, budget, f"{data.name}\0{hashlib.sha256(metadata.encode()).hexdigest()}")
 
 
 def _read_whole(group: zarr.Group, paths: list[str]) -> list[np.ndarray]:

@@ -56,6 +56,8 @@ class Dataset:
         cache_bytes: int | str | None = None,
         preload: bool = True,
         storage_options: dict[str, Any] | None = None,
+        disk_cache: str | os.PathLike | None = None,
+        disk_cache_bytes: int | str = "10GiB",
         **settings: Any,
     ) -> Dataset:
         """Open a dataset at a path, URL, fsspec mapper or zarr Store.
@@ -74,10 +76,12 @@ class Dataset:
         pages, outside the budget); `preload` also verifies their checksums in the background.
         `storage_options` configure the fsspec filesystem of a URL (s3://, http(s)://, …):
         credentials, `client_kwargs={"endpoint_url": ...}` for S3-compatible servers, `anon`;
-        see docs/cloud.md. Keyword settings are passed to `with_settings`;
+        see docs/cloud.md. `disk_cache` (a folder) keeps the raw chunk bytes fetched from a
+        remote store on local disk, at most `disk_cache_bytes` (least recently used evicted),
+        shared by DataLoader workers and later runs. Keyword settings are passed to `with_settings`;
         jitter defaults to the dataset's max_jitter.
         """
-        data = StoreData(path, reference, cache_bytes, preload, storage_options)
+        data = StoreData(path, reference, cache_bytes, preload, storage_options, disk_cache, disk_cache_bytes)
         base = Settings(
             jitter=data.max_jitter,
             return_sequences=("haplotypes" if data.has_genotypes else "reference") if data.ref is not None else None,
