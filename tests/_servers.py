@@ -8,6 +8,7 @@ import http.server
 import io
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +28,17 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
     def send_head(self):
         spec = self.headers.get("Range")
         self.server.log.append((self.command, self.path, spec))
+        with self.server.lock:
+            self.server.inflight += 1
+            self.server.max_inflight = max(self.server.max_inflight, self.server.inflight)
+        try:
+            time.sleep(self.server.delay)  # a network round trip, so concurrent requests overlap
+            return self._head(spec)
+        finally:
+            with self.server.lock:
+                self.server.inflight -= 1
+
+    def _head(self, spec: str | None):
         path = Path(self.translate_path(self.path))
         if not spec or not spec.startswith("bytes=") or not path.is_file():
             return super().send_head()
@@ -64,6 +76,9 @@ def serve_http(directory: Path) -> Iterator[HttpServer]:
     handler = functools.partial(_RangeHandler, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.log = []
+    server.lock = threading.Lock()
+    server.inflight = server.max_inflight = 0
+    server.delay = 0.0
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -102,3 +102,15 @@ def test_disk_cache_serves_later_opens_and_stays_bounded(http: HttpServer, tiles
     small = gvl.Dataset.open(url, **{**opts, "disk_cache": tmp_path / "small", "disk_cache_bytes": bound})
     _same(small, local)
     assert 0 < sum(f.stat().st_size for f in (tmp_path / "small").rglob("*") if f.is_file()) <= bound
+
+
+def test_batch_chunks_are_fetched_concurrently(http: HttpServer, tiles_dataset: Path) -> None:
+    """The byte ranges a batch needs from one array are requested together, not in turn."""
+    ds = gvl.Dataset.open(f"{http.url}/{tiles_dataset.name}", reference=FASTA, jitter=0, preload=False, cache_bytes=0)
+    http.server.delay = 0.05
+    http.log.clear()
+    http.server.max_inflight = 0
+    ds[np.arange(0, 28, 3), np.arange(10) % 6]
+    ranges = [r for r in http.log if r[2]]
+    assert len(ranges) >= 8
+    assert http.server.max_inflight >= 4
