@@ -32,6 +32,13 @@ if TYPE_CHECKING:
 Shuffle = Literal["random", "chunks"] | bool | None
 
 
+def _groups(block_of: np.ndarray) -> list[np.ndarray]:
+    """Positions of each block id 0..k-1 in `block_of`, in ascending order."""
+    order = np.argsort(block_of, kind="stable")
+    bounds = np.searchsorted(block_of[order], np.arange(int(block_of.max()) + 2 if block_of.size else 1))
+    return [order[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
+
+
 class InstanceBatchSampler:
     """Yields batches (int64 arrays of raveled dataset indices) covering one epoch.
 
@@ -99,15 +106,20 @@ class InstanceBatchSampler:
         rng = np.random.default_rng([self.seed, epoch])
         if self.shuffle == "random":
             return rng.permutation(self._n).astype(np.int64)
-        n_sb = int(self._sample_block.max()) + 1 if self._n else 1
-        block = (self._region_block[:, None] * n_sb + self._sample_block[None, :]).ravel()
-        by_block = np.argsort(block, kind="stable")  # instances grouped by block
-        ids, starts, counts = np.unique(block[by_block], return_index=True, return_counts=True)
+        # a block is the product of the dataset's regions in one region block and samples in
+        # one sample block; no per-instance block array is built
+        regions = _groups(self._region_block)
+        samples = _groups(self._sample_block)
+        drawn = rng.permutation(len(regions) * len(samples))
         out = np.empty(self._n, np.int64)
         pos = 0
-        drawn = rng.permutation(len(ids))
         for w in range(0, len(drawn), self.window):
-            members = np.concatenate([by_block[starts[b] : starts[b] + counts[b]] for b in drawn[w : w + self.window]])
+            members = np.concatenate(
+                [
+                    (regions[b // len(samples)][:, None] * self._n_samples + samples[b % len(samples)][None, :]).ravel()
+                    for b in drawn[w : w + self.window]
+                ]
+            )
             out[pos : pos + len(members)] = rng.permutation(members)
             pos += len(members)
         return out
