@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 import zarr
 
 import gvl_zarr as gvl
-from _servers import HttpServer, serve_http
+from _servers import HttpServer, self_signed_certificate, serve_http
 from conftest import FASTA
 
 pytest.importorskip("aiohttp")
@@ -114,3 +115,21 @@ def test_batch_chunks_are_fetched_concurrently(http: HttpServer, tiles_dataset: 
     ranges = [r for r in http.log if r[2]]
     assert len(ranges) >= 8
     assert http.server.max_inflight >= 4
+
+
+def test_open_over_https_equals_local(tiles_dataset: Path, tmp_path: Path) -> None:
+    import ssl
+
+    cert, key = self_signed_certificate(tmp_path)
+    trust = ssl.create_default_context(cafile=str(cert))
+    for server in serve_http(tiles_dataset.parent, tls=(cert, key)):
+        url = f"{server.url}/{tiles_dataset.name}"
+        assert url.startswith("https://")
+        remote = gvl.Dataset.open(url, reference=FASTA, jitter=0, storage_options={"ssl": trust})
+        _same(remote, gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0))
+
+
+def test_missing_aiohttp_names_the_extra(monkeypatch: pytest.MonkeyPatch, http: HttpServer) -> None:
+    monkeypatch.setitem(sys.modules, "aiohttp", None)  # `import aiohttp` now raises ImportError
+    with pytest.raises(gvl.MissingDependencyError, match=r"'aiohttp'.*gvl-zarr\[remote\]"):
+        gvl.Dataset.open(f"{http.url}/tiles.gvl")
