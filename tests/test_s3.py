@@ -13,6 +13,7 @@ import requests
 import gvl_zarr as gvl
 from _servers import S3Server
 from conftest import FASTA, SAMPLES, TILES, VCF, bigwig_table
+from gvl_zarr import _store
 from gvl_zarr._remote_write import upload_steps
 
 pytest.importorskip("s3fs")
@@ -90,21 +91,34 @@ def test_transformed_track_on_s3(s3: S3Server, tiles_dataset: Path) -> None:
         np.testing.assert_array_equal(both[:, 1], both[:, 0] * 2)
 
 
+def _with_fresh_stores(hap, track):
+    """Batch outputs plus how many per-process filesystems this process has opened."""
+    return hap, track, np.full(len(hap), len(_store._FRESH))
+
+
 def test_dataloader_workers_on_s3(s3: S3Server, s3_tiles: str, tiles_dataset: Path) -> None:
     """Forked, persistent workers each open their own s3fs session (aiohttp is not fork-safe)."""
     remote = gvl.Dataset.open(
-        s3_tiles, reference=FASTA, storage_options=s3.options, jitter=0, return_indices=True, cache_bytes="4MiB"
+        s3_tiles,
+        reference=FASTA,
+        storage_options=s3.options,
+        jitter=0,
+        return_indices=True,
+        cache_bytes="4MiB",
+        transform=_with_fresh_stores,
     )
     local = gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0)
     loader = remote.to_dataloader(batch_size=16, shuffle=True, num_workers=2, persistent_workers=True)
     for _ in range(2):
         seen = []
-        for hap, track, idx, _r, _s in loader:
+        for hap, track, fresh, idx, _r, _s in loader:
             want_hap, want_track = local[idx.numpy()]
             np.testing.assert_array_equal(hap.numpy(), want_hap.view(np.uint8))
             np.testing.assert_array_equal(track.numpy(), want_track)
+            assert (fresh.numpy() == 1).all()  # the worker read through its own filesystem
             seen.append(idx.numpy())
         assert np.array_equal(np.sort(np.concatenate(seen)), np.arange(len(local)))
+    assert not _store._FRESH  # the parent kept its own
 
 
 # ------------------------------------------------------------------------ errors
