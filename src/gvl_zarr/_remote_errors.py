@@ -74,6 +74,8 @@ def translate(exc: BaseException, name: str) -> GvlError | None:
     """A gvl_zarr error for a failure of the network or the object store, else None.
 
     Classes are matched by name so neither aiohttp nor botocore has to be installed."""
+    if "://" not in name or name.startswith("file://") or name.startswith("LocalStore"):
+        return None  # a local folder: its OSErrors speak for themselves
     for e in _chain(exc):
         cls = {c.__name__ for c in type(e).__mro__}
         text = str(e)

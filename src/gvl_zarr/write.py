@@ -88,7 +88,7 @@ def write(
         storage_options: fsspec options of a remote `path` (s3://…): written to a local
             temporary folder, then uploaded with the completion marker last (docs/cloud.md).
     """
-    if is_remote(path):
+    if is_remote(path):  # first statement: locals() holds exactly the arguments
         args = {k: v for k, v in locals().items() if k not in ("path", "overwrite", "storage_options")}
         from ._remote_write import write_remote
 
