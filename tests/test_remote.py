@@ -133,3 +133,15 @@ def test_missing_aiohttp_names_the_extra(monkeypatch: pytest.MonkeyPatch, http: 
     monkeypatch.setitem(sys.modules, "aiohttp", None)  # `import aiohttp` now raises ImportError
     with pytest.raises(gvl.MissingDependencyError, match=r"'aiohttp'.*gvl-zarr\[remote\]"):
         gvl.Dataset.open(f"{http.url}/tiles.gvl")
+
+
+def test_track_arrays_are_fetched_together(http: HttpServer, tiles_dataset: Path) -> None:
+    """A track's starts, ends and values chunks are requested in one round trip."""
+    url = f"{http.url}/{tiles_dataset.name}"
+    ds = gvl.Dataset.open(url, jitter=0, preload=False, cache_bytes=0, return_sequences=False)
+    http.server.delay = 0.2
+    http.log.clear()
+    http.server.max_inflight = 0
+    ds[5, 2]  # one instance: one chunk (and one shard index) per interval array
+    assert {path.rsplit("/", 3)[1] for _, path, rng in http.log if rng} >= {"starts", "ends", "values"}
+    assert http.server.max_inflight >= 3

@@ -143,9 +143,11 @@ class StoreData:
         if not self.preload:
             return
         if self._preload_pid != os.getpid():
-            self._preload_pid = os.getpid()
-            self._queue = queue.SimpleQueue()
-            threading.Thread(target=_preload, args=(self._queue,), daemon=True, name="gvl_zarr-preload").start()
+            with _PRELOAD_START:  # remote Tables reach here from several fetch threads at once
+                if self._preload_pid != os.getpid():
+                    self._queue = queue.SimpleQueue()
+                    threading.Thread(target=_preload, args=(self._queue,), daemon=True, name="gvl_zarr-preload").start()
+                    self._preload_pid = os.getpid()
         self._queue.put(arr)
 
     def _flat(self, path: str) -> FlatArray:
@@ -247,6 +249,17 @@ def _read_whole(group: zarr.Group, paths: list[str]) -> list[np.ndarray]:
         return await asyncio.gather(*(a.getitem(slice(None)) for a in arrays))
 
     return [np.asarray(a) for a in zarr.core.sync.sync(read_all())]
+
+
+_PRELOAD_START = threading.Lock()
+
+
+def _reset_preload_lock() -> None:
+    global _PRELOAD_START
+    _PRELOAD_START = threading.Lock()  # a forked child must not inherit a held lock
+
+
+os.register_at_fork(after_in_child=_reset_preload_lock)
 
 
 def _preload(arrays: queue.SimpleQueue, step: int = 16) -> None:
