@@ -27,6 +27,7 @@ import weakref
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from itertools import count
+from typing import Any
 
 import google_crc32c
 import numpy as np
@@ -481,16 +482,21 @@ _POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
 def _each(arrays: tuple[ShardedArray, ...], fn: Callable[[ShardedArray], np.ndarray]) -> list[np.ndarray]:
-    """`[fn(a) for a in arrays]`; for a remote store in threads, so the byte ranges of all
-    arrays (a track's starts, ends and values) are in flight together: one round trip, not
-    three. Each thread's requests still go through zarr's one event loop. One pool per
-    process (a forked child has none of its parent's threads)."""
-    if arrays[0]._local is not None or len(arrays) == 1:
-        return [fn(a) for a in arrays]
+    """`[fn(a) for a in arrays]`, concurrently for a remote store (see `together`)."""
+    return together(arrays[0], [lambda a=a: fn(a) for a in arrays])
+
+
+def together(array: ShardedArray, calls: list[Callable[[], Any]]) -> list[Any]:
+    """`[c() for c in calls]`; when `array`'s store is remote, in threads, so the byte ranges
+    of independent reads (a track's starts, ends and values) are in flight together: one
+    round trip, not one each. Each thread's requests still go through zarr's one event loop.
+    One pool per process (a forked child has none of its parent's threads)."""
+    if array._local is not None or len(calls) == 1:
+        return [c() for c in calls]
     pool = _POOLS.get(os.getpid())
     if pool is None:
         pool = _POOLS[os.getpid()] = ThreadPoolExecutor(4, thread_name_prefix="gvl_zarr-fetch")
-    return list(pool.map(fn, arrays))
+    return [f.result() for f in [pool.submit(c) for c in calls]]
 
 
 class GridArray(ShardedArray):

@@ -19,7 +19,7 @@ import zarr
 
 from . import schema
 from ._cache import ChunkCache, resolve_budget
-from ._chunks import FlatArray, GridArray, Table, range_index
+from ._chunks import FlatArray, GridArray, Table, range_index, together
 from ._contigs import require_contig
 from ._kernels import prepare
 from ._kernels._threads import run_split
@@ -311,14 +311,21 @@ def _variant_batch(data: StoreData, regions: np.ndarray, samples: np.ndarray):
     np.cumsum(lengths, out=offsets[1:])
     call_offsets = np.stack([offsets[:-1], offsets[1:]], axis=-1).reshape(n, data.ploidy, 2)
     rows, local = np.unique(used, return_inverse=True)
-    alt_bounds = data.alt_offsets.take(np.stack([rows, rows + 1]))
+    alt_bounds, v_pos, v_ref_len = together(
+        data.alt_offsets,
+        [
+            lambda: data.alt_offsets.take(np.stack([rows, rows + 1])),
+            lambda: data.v_pos.take(rows),
+            lambda: data.v_ref_len.take(rows),
+        ],
+    )
     alt_len = alt_bounds[1] - alt_bounds[0]
     alt, alt_lo = data.alt.ranges(alt_bounds[0], alt_bounds[1])
     alt_offsets = np.zeros(len(rows) + 1, np.int64)  # cumulative, as the kernel reads them
     np.cumsum(alt_len, out=alt_offsets[1:])
     return (
-        data.v_pos.take(rows),
-        data.v_ref_len.take(rows),
+        v_pos,
+        v_ref_len,
         alt_offsets,
         alt[range_index(alt_lo, alt_len)],
         local.ravel().astype(np.int32),
