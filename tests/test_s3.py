@@ -174,7 +174,10 @@ def test_newer_format_version(s3: S3Server, tiles_dataset: Path) -> None:
     meta = json.loads(fs.cat_file(f"{url[5:]}/zarr.json"))
     meta["attributes"]["format_version"] = 99
     fs.pipe_file(f"{url[5:]}/zarr.json", json.dumps(meta).encode())
-    with pytest.raises(gvl.IncompleteDatasetError, match=rf"{url} has format_version 99.*re-write"):
+    with pytest.raises(
+        gvl.IncompleteDatasetError,
+        match=rf"{url} has format_version 99, written by a newer gvl_zarr.*pip install -U gvl-zarr",
+    ):
         gvl.Dataset.open(url, storage_options=s3.options)
 
 
