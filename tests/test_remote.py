@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import uuid
 from collections.abc import Iterator
@@ -145,3 +146,25 @@ def test_track_arrays_are_fetched_together(http: HttpServer, tiles_dataset: Path
     ds[5, 2]  # one instance: one chunk (and one shard index) per interval array
     assert {path.rsplit("/", 3)[1] for _, path, rng in http.log if rng} >= {"starts", "ends", "values"}
     assert http.server.max_inflight >= 3
+
+
+def test_track_added_without_consolidating_still_opens(tiles_dataset: Path, tmp_path: Path) -> None:
+    """Consolidated metadata that predates a track (added by code that did not consolidate
+    again) is not trusted: the store is read array by array."""
+    import shutil
+
+    from gvl_zarr._store import consolidate
+
+    copy = tmp_path / "copy.gvl"
+    shutil.copytree(tiles_dataset, copy)
+    stale = (copy / "zarr.json").read_bytes()
+    ds = gvl.Dataset.open(copy, reference=FASTA, jitter=0)
+    ds = ds.write_transformed_track("twice", "bigwig", lambda d, r, s, t: t.data * 2, progress=False)
+    consolidate(copy)
+    fresh = json.loads((copy / "zarr.json").read_bytes())
+    meta = json.loads(stale)
+    meta["attributes"] = fresh["attributes"]  # lists the new track; arrays unknown to the consolidated metadata
+    (copy / "zarr.json").write_text(json.dumps(meta))
+    again = gvl.Dataset.open(copy, reference=FASTA, jitter=0, return_sequences=False, return_tracks=["bigwig", "twice"])
+    both = again[R, S]
+    np.testing.assert_array_equal(both[:, 1], both[:, 0] * 2)

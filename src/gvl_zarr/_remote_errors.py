@@ -21,7 +21,10 @@ def open_root(location: Any, name: str, storage_options: dict[str, Any] | None, 
         store = as_store(location, read_only=mode == "r", storage_options=storage_options)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-            return zarr.open_group(store, mode=mode, zarr_format=3)
+            group = zarr.open_group(store, mode=mode, zarr_format=3)
+            if not _consolidated_is_current(group):
+                group = zarr.open_group(store, mode=mode, zarr_format=3, use_consolidated=False)
+            return group
     except GvlError:
         raise
     except (FileNotFoundError, zarr.errors.GroupNotFoundError) as exc:
@@ -42,6 +45,17 @@ def open_root(location: Any, name: str, storage_options: dict[str, Any] | None, 
                 f"{name} is not a gvl_zarr dataset ({exc}); open a folder or URL written by gvl.write."
             ) from None
         raise
+
+
+def _consolidated_is_current(group: zarr.Group) -> bool:
+    """False when the root lists a track whose arrays the consolidated metadata lacks: the
+    track was added by code that did not consolidate again. The store is then read
+    array by array (one request per array's metadata) instead of failing."""
+    consolidated = group.metadata.consolidated_metadata
+    if consolidated is None:
+        return True
+    keys = consolidated.flattened_metadata
+    return all(f"tracks/{name}/offsets" in keys or f"tracks/{name}" in keys for name in group.attrs.get("tracks", []))
 
 
 def _missing_bucket(store: Any, name: str) -> MissingFileError | None:
