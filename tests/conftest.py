@@ -92,3 +92,19 @@ def tiles_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def ds(tiles_dataset: Path) -> gvl.Dataset:
     return gvl.Dataset.open(tiles_dataset, reference=FASTA)
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """A moto S3 server on loopback for the whole session."""
+    from _servers import serve_s3
+
+    yield from serve_s3()
+
+
+@pytest.fixture(scope="session")
+def s3_tiles(s3, tiles_dataset: Path) -> str:
+    """`tiles_dataset` uploaded as is to s3://<bucket>/tiles.gvl."""
+    url = f"s3://{s3.bucket()}/tiles.gvl"
+    s3.upload(tiles_dataset, url)
+    return url

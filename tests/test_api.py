@@ -34,6 +34,8 @@ def test_public_api_is_pinned() -> None:
             "RaggedVariants",
             "RefDataset",
             "ReferenceMismatchError",
+            "RemoteAccessError",
+            "RemoteUnreachableError",
             "Repeat5p",
             "Repeat5pNormalized",
             "SettingsError",

@@ -1,78 +1,170 @@
-"""Datasets read from a real HTTP server on loopback (through fsspec)."""
+"""Datasets read from a real HTTP server on loopback and from the other fsspec locations
+(memory://, file://, a mapper, a zarr Store): every one reads as the local store does."""
 
 from __future__ import annotations
 
-import functools
-import http.server
-import io
-import threading
+import json
+import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import fsspec
 import numpy as np
 import pytest
+import zarr
 
 import gvl_zarr as gvl
+from _servers import HttpServer, self_signed_certificate, serve_http
 from conftest import FASTA
 
 pytest.importorskip("aiohttp")
 
-
-class _RangeHandler(http.server.SimpleHTTPRequestHandler):
-    """A static file server that honours `Range: bytes=a-b` and `bytes=-n`, as object stores do."""
-
-    def log_message(self, *args) -> None:
-        pass
-
-    def send_head(self):
-        spec = self.headers.get("Range")
-        path = Path(self.translate_path(self.path))
-        if not spec or not spec.startswith("bytes=") or not path.is_file():
-            return super().send_head()
-        data = path.read_bytes()
-        first, _, last = spec.removeprefix("bytes=").partition("-")
-        if first:
-            lo, hi = int(first), min(int(last) + 1 if last else len(data), len(data))
-        else:
-            lo, hi = max(0, len(data) - int(last)), len(data)
-        self.send_response(206)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Range", f"bytes {lo}-{hi - 1}/{len(data)}")
-        self.send_header("Content-Length", str(hi - lo))
-        self.end_headers()
-        self.ranges_served = getattr(self.server, "ranges_served", 0) + 1
-        self.server.ranges_served = self.ranges_served
-        return io.BytesIO(data[lo:hi])
-
-
-_SERVERS: list[http.server.ThreadingHTTPServer] = []
+R, S = np.arange(40) % 28, np.arange(40) % 6
 
 
 @pytest.fixture
-def http_root(tiles_dataset: Path) -> Iterator[str]:
-    handler = functools.partial(_RangeHandler, directory=str(tiles_dataset.parent))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.ranges_served = 0
-    _SERVERS.append(server)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def http(tiles_dataset: Path) -> Iterator[HttpServer]:
+    yield from serve_http(tiles_dataset.parent)
 
 
-def test_open_over_http_equals_local(http_root: str, tiles_dataset: Path) -> None:
-    remote = gvl.Dataset.open(f"{http_root}/{tiles_dataset.name}", reference=FASTA, jitter=0)
+def _same(a: gvl.Dataset, b: gvl.Dataset) -> None:
+    assert a.samples == b.samples and a.shape == b.shape
+    out_a, out_b = a[R, S], b[R, S]
+    assert len(out_a) == len(out_b) == 2
+    for x, y in zip(out_a, out_b, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_open_over_http_equals_local(http: HttpServer, tiles_dataset: Path) -> None:
+    remote = gvl.Dataset.open(f"{http.url}/{tiles_dataset.name}", reference=FASTA, jitter=0)
+    _same(remote, gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0))
+    assert any(rng for _, _, rng in http.log)  # chunks came by byte range, not whole shards
+
+
+def test_open_is_one_metadata_request(http: HttpServer, tiles_dataset: Path) -> None:
+    """Consolidated metadata: the root zarr.json holds every array's metadata, so open reads
+    one metadata object (48 requests before it), then the 8 per-region arrays concurrently."""
+    gvl.Dataset.open(f"{http.url}/{tiles_dataset.name}", preload=False)
+    metadata = [path for _, path, _ in http.log if path.endswith("zarr.json")]
+    assert metadata == [f"/{tiles_dataset.name}/zarr.json"]
+    assert len(http.log) == 1 + 8  # root metadata, samples and the 7 region arrays
+
+
+def test_memory_file_mapper_and_store_equal_local(tiles_dataset: Path) -> None:
     local = gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0)
-    assert remote.samples == local.samples and remote.n_regions == local.n_regions
-    r, s = np.arange(20) % 28, np.arange(20) % 6
-    for a, b in zip(remote[r, s], local[r, s], strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert _SERVERS[-1].ranges_served > 0  # chunks came by byte range, not whole shards
+    mem_root = f"/gvl-{uuid.uuid4().hex[:8]}/tiles.gvl"
+    fsspec.filesystem("memory").put(str(tiles_dataset), mem_root, recursive=True)
+    for location in (
+        f"memory://{mem_root}",
+        f"file://{tiles_dataset}",
+        fsspec.get_mapper(f"memory://{mem_root}"),
+        fsspec.get_mapper(str(tiles_dataset)),
+        zarr.storage.LocalStore(tiles_dataset, read_only=True),
+        zarr.storage.FsspecStore.from_url(f"memory://{mem_root}", read_only=True),
+    ):
+        _same(gvl.Dataset.open(location, reference=FASTA, jitter=0), local)
 
 
-def test_missing_remote_dataset_is_a_clear_error(http_root: str) -> None:
-    with pytest.raises(gvl.GvlError, match=r"nothing\.gvl"):
-        gvl.Dataset.open(f"{http_root}/nothing.gvl")
+def test_missing_remote_dataset_is_a_clear_error(http: HttpServer) -> None:
+    with pytest.raises(gvl.MissingFileError, match=r"nothing\.gvl"):
+        gvl.Dataset.open(f"{http.url}/nothing.gvl")
+
+
+def test_unreachable_http_host() -> None:
+    with pytest.raises(gvl.RemoteUnreachableError, match=r"http://127\.0\.0\.1:9/x\.gvl"):
+        gvl.Dataset.open("http://127.0.0.1:9/x.gvl")
+
+
+def test_url_that_is_not_a_dataset(http: HttpServer, tiles_dataset: Path) -> None:
+    url = f"{http.url}/{tiles_dataset.name}/regions"  # a zarr group, but not a dataset root
+    with pytest.raises(gvl.IncompleteDatasetError, match=rf"{url} is not a complete gvl_zarr dataset"):
+        gvl.Dataset.open(url)
+
+
+def test_disk_cache_serves_later_opens_and_stays_bounded(http: HttpServer, tiles_dataset: Path, tmp_path: Path) -> None:
+    url = f"{http.url}/{tiles_dataset.name}"
+    local = gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0)
+    opts = dict(reference=FASTA, jitter=0, preload=False, cache_bytes=0, disk_cache=tmp_path / "cache")
+    first = gvl.Dataset.open(url, **opts)
+    _same(first, local)
+    fetched = [r for r in http.log if r[2]]
+    assert fetched and first._data.cache.disk.misses == len(fetched)
+    http.log.clear()
+    second = gvl.Dataset.open(url, **opts)  # a later run: chunks come from disk
+    _same(second, local)
+    assert not [r for r in http.log if r[2]] and second._data.cache.disk.hits > 0
+    # a damaged cache file is fetched again, not returned
+    files = sorted((tmp_path / "cache").rglob("*"), key=lambda p: p.stat().st_size)
+    for f in files[-3:]:
+        f.write_bytes(b"\0" * f.stat().st_size)
+    _same(gvl.Dataset.open(url, **opts), local)
+    # a bound smaller than the chunks read keeps the folder under it
+    bound = 64 * 1024
+    small = gvl.Dataset.open(url, **{**opts, "disk_cache": tmp_path / "small", "disk_cache_bytes": bound})
+    _same(small, local)
+    assert 0 < sum(f.stat().st_size for f in (tmp_path / "small").rglob("*") if f.is_file()) <= bound
+
+
+def test_batch_chunks_are_fetched_concurrently(http: HttpServer, tiles_dataset: Path) -> None:
+    """The byte ranges a batch needs from one array are requested together, not in turn."""
+    ds = gvl.Dataset.open(f"{http.url}/{tiles_dataset.name}", reference=FASTA, jitter=0, preload=False, cache_bytes=0)
+    http.server.delay = 0.05
+    http.log.clear()
+    http.server.max_inflight = 0
+    ds[np.arange(0, 28, 3), np.arange(10) % 6]
+    ranges = [r for r in http.log if r[2]]
+    assert len(ranges) >= 8
+    assert http.server.max_inflight >= 4
+
+
+def test_open_over_https_equals_local(tiles_dataset: Path, tmp_path: Path) -> None:
+    import ssl
+
+    cert, key = self_signed_certificate(tmp_path)
+    trust = ssl.create_default_context(cafile=str(cert))
+    for server in serve_http(tiles_dataset.parent, tls=(cert, key)):
+        url = f"{server.url}/{tiles_dataset.name}"
+        assert url.startswith("https://")
+        remote = gvl.Dataset.open(url, reference=FASTA, jitter=0, storage_options={"ssl": trust})
+        _same(remote, gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0))
+
+
+def test_missing_aiohttp_names_the_extra(monkeypatch: pytest.MonkeyPatch, http: HttpServer) -> None:
+    monkeypatch.setitem(sys.modules, "aiohttp", None)  # `import aiohttp` now raises ImportError
+    with pytest.raises(gvl.MissingDependencyError, match=r"'aiohttp'.*gvl-zarr\[remote\]"):
+        gvl.Dataset.open(f"{http.url}/tiles.gvl")
+
+
+def test_track_arrays_are_fetched_together(http: HttpServer, tiles_dataset: Path) -> None:
+    """A track's starts, ends and values chunks are requested in one round trip."""
+    url = f"{http.url}/{tiles_dataset.name}"
+    ds = gvl.Dataset.open(url, jitter=0, preload=False, cache_bytes=0, return_sequences=False)
+    http.server.delay = 0.2
+    http.log.clear()
+    http.server.max_inflight = 0
+    ds[5, 2]  # one instance: one chunk (and one shard index) per interval array
+    assert {path.rsplit("/", 3)[1] for _, path, rng in http.log if rng} >= {"starts", "ends", "values"}
+    assert http.server.max_inflight >= 3
+
+
+def test_track_added_without_consolidating_still_opens(tiles_dataset: Path, tmp_path: Path) -> None:
+    """Consolidated metadata that predates a track (added by code that did not consolidate
+    again) is not trusted: the store is read array by array."""
+    import shutil
+
+    from gvl_zarr._store import consolidate
+
+    copy = tmp_path / "copy.gvl"
+    shutil.copytree(tiles_dataset, copy)
+    stale = (copy / "zarr.json").read_bytes()
+    ds = gvl.Dataset.open(copy, reference=FASTA, jitter=0)
+    ds = ds.write_transformed_track("twice", "bigwig", lambda d, r, s, t: t.data * 2, progress=False)
+    consolidate(copy)
+    fresh = json.loads((copy / "zarr.json").read_bytes())
+    meta = json.loads(stale)
+    meta["attributes"] = fresh["attributes"]  # lists the new track; arrays unknown to the consolidated metadata
+    (copy / "zarr.json").write_text(json.dumps(meta))
+    again = gvl.Dataset.open(copy, reference=FASTA, jitter=0, return_sequences=False, return_tracks=["bigwig", "twice"])
+    both = again[R, S]
+    np.testing.assert_array_equal(both[:, 1], both[:, 0] * 2)

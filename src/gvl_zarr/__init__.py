@@ -15,6 +15,8 @@ from .errors import (
     MissingFileError,
     OutputError,
     ReferenceMismatchError,
+    RemoteAccessError,
+    RemoteUnreachableError,
     SettingsError,
     UnphasedGenotypeError,
 )
@@ -49,6 +51,8 @@ __all__ = [
     "RaggedVariants",
     "RefDataset",
     "ReferenceMismatchError",
+    "RemoteAccessError",
+    "RemoteUnreachableError",
     "Repeat5p",
     "Repeat5pNormalized",
     "SettingsError",

@@ -11,6 +11,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Any
 
 import numpy as np
 
@@ -83,6 +84,8 @@ class ChunkCache:
         self.bytes_decoded = 0
         self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        self.disk: Any = None
+        """A `DiskChunkCache` of raw remote byte ranges under this cache, or None."""
         _CACHES.add(self)
 
     def _after_fork(self) -> None:

@@ -25,7 +25,9 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
 from itertools import count
+from typing import Any
 
 import google_crc32c
 import numpy as np
@@ -34,7 +36,8 @@ from numcodecs import blosc
 from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
 
 from ._cache import ChunkCache
-from .errors import DamagedStoreError, IncompleteDatasetError
+from ._store import for_this_process
+from .errors import DamagedStoreError, GvlError, IncompleteDatasetError
 
 _EMPTY = np.uint64(2**64 - 1)
 _ARRAYS: weakref.WeakSet[ShardedArray] = weakref.WeakSet()
@@ -100,6 +103,7 @@ class ShardedArray:
         self._inner_size = int(np.prod(self.inner))
         self._metadata = array.metadata
         self._store = array.store_path.store
+        self._store_pid = os.getpid()
         self._prefix = array.store_path.path
         root = getattr(self._store, "root", None)
         self._local = os.fspath(root) if isinstance(self._store, zarr.storage.LocalStore) else None
@@ -194,8 +198,23 @@ class ShardedArray:
             if off == _EMPTY:
                 raise self._damaged(tuple(coords[i]), "has no entry in its shard index")
             requests.append((self._key(s), int(off), int(n)))
+        return self._read_parsed(
+            requests,
+            lambda blobs: [self._decode(b, k[1]) for b, k in zip(blobs, keys, strict=True)],  # type: ignore[index]
+        )
+
+    def _read_parsed(self, requests: list[tuple[str, int, int]], parse: Callable[[list[bytes]], list]) -> list:
+        """`parse(self._read(requests))`; when a remote read came from the disk cache and fails
+        its checks, the cached ranges are dropped and fetched from the store once more."""
         blobs = self._read(requests)
-        return [self._decode(b, k[1]) for b, k in zip(blobs, keys, strict=True)]  # type: ignore[index]
+        try:
+            return parse(blobs)
+        except DamagedStoreError:
+            if self._local is not None or self._cache.disk is None:
+                raise
+            for r in requests:
+                self._cache.disk.discard(*r)
+            return parse(self._read(requests))
 
     def read_uncached(self, coords: np.ndarray) -> list[np.ndarray]:
         """Decode the inner chunks at `coords` ((k, ndim) ints), checksums checked, without
@@ -205,13 +224,16 @@ class ShardedArray:
     def _load_indexes(self, keys: list[Hashable]) -> list[np.ndarray]:
         nbytes = self.n_inner * 16 + 4
         shards = [k[2] for k in keys]  # type: ignore[index]
-        blobs = self._read([(self._key(s), -nbytes, nbytes) for s in shards])
-        out = []
-        for blob, s in zip(blobs, shards, strict=True):
-            if len(blob) != nbytes or google_crc32c.value(blob[:-4]) != int.from_bytes(blob[-4:], "little"):
-                raise self._damaged(s, "shard index is truncated or fails its checksum", shard=True)
-            out.append(np.frombuffer(blob, "<u8", count=self.n_inner * 2).reshape(-1, 2))
-        return out
+
+        def parse(blobs: list[bytes]) -> list[np.ndarray]:
+            out = []
+            for blob, s in zip(blobs, shards, strict=True):
+                if len(blob) != nbytes or google_crc32c.value(blob[:-4]) != int.from_bytes(blob[-4:], "little"):
+                    raise self._damaged(s, "shard index is truncated or fails its checksum", shard=True)
+                out.append(np.frombuffer(blob, "<u8", count=self.n_inner * 2).reshape(-1, 2))
+            return out
+
+        return self._read_parsed([(self._key(s), -nbytes, nbytes) for s in shards], parse)
 
     def _decode(self, blob: bytes, coords: tuple[int, ...]) -> np.ndarray:
         if len(blob) < 4 or google_crc32c.value(blob[:-4]) != int.from_bytes(blob[-4:], "little"):
@@ -255,7 +277,30 @@ class ShardedArray:
         """Bytes [offset, offset + n) of each key (a negative offset counts from the end)."""
         if self._local is not None:
             return [self._pread(key, off, n) for key, off, n in requests]
-        return zarr.core.sync.sync(self._read_async(requests))
+        if self._store_pid != os.getpid():
+            self._store = for_this_process(self._store, self._store_pid)
+            self._store_pid = os.getpid()
+        disk = self._cache.disk
+        try:
+            if disk is None:
+                return zarr.core.sync.sync(self._read_async(requests))
+            blobs = [disk.get(*r) for r in requests]
+            missing = [i for i, b in enumerate(blobs) if b is None]
+            if missing:
+                fetched = zarr.core.sync.sync(self._read_async([requests[i] for i in missing]))
+                for i, blob in zip(missing, fetched, strict=True):
+                    disk.put(*requests[i], blob)
+                    blobs[i] = blob
+            return blobs  # type: ignore[return-value]
+        except GvlError:
+            raise
+        except Exception as exc:  # a network or object-store failure: name the store and the fix
+            from ._remote_errors import translate
+
+            error = translate(exc, self.where)
+            if error is None:
+                raise
+            raise error from None
 
     def _pread(self, key: str, off: int, n: int) -> bytes:
         fd = self._fds.get((os.getpid(), key))
@@ -433,9 +478,30 @@ class Table:
 
             return mapped_ranges(self.mapped, lo, hi)
         if self.resident:
-            return [a.ensure_rows(lo, hi) for a in self.arrays], lo
+            return _each(self.arrays, lambda a: a.ensure_rows(lo, hi)), lo
         needed, new_lo = self.arrays[0].plan(lo, hi)
-        return [a.staged(needed) for a in self.arrays], new_lo
+        return _each(self.arrays, lambda a: a.staged(needed)), new_lo
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _each(arrays: tuple[ShardedArray, ...], fn: Callable[[ShardedArray], np.ndarray]) -> list[np.ndarray]:
+    """`[fn(a) for a in arrays]`, concurrently for a remote store (see `together`)."""
+    return together(arrays[0], [lambda a=a: fn(a) for a in arrays])
+
+
+def together(array: ShardedArray, calls: list[Callable[[], Any]]) -> list[Any]:
+    """`[c() for c in calls]`; when `array`'s store is remote, in threads, so the byte ranges
+    of independent reads (a track's starts, ends and values) are in flight together: one
+    round trip, not one each. Each thread's requests still go through zarr's one event loop.
+    One pool per process (a forked child has none of its parent's threads)."""
+    if array._local is not None or len(calls) == 1:
+        return [c() for c in calls]
+    pool = _POOLS.get(os.getpid())
+    if pool is None:
+        pool = _POOLS[os.getpid()] = ThreadPoolExecutor(4, thread_name_prefix="gvl_zarr-fetch")
+    return [f.result() for f in [pool.submit(c) for c in calls]]
 
 
 class GridArray(ShardedArray):

@@ -20,7 +20,7 @@ import zarr
 from . import _layout, schema
 from ._annotation import is_annotation
 from ._cache import ChunkCache, resolve_budget
-from ._chunks import FlatArray, GridArray, Table, range_index
+from ._chunks import FlatArray, GridArray, Table, range_index, together
 from ._contigs import require_contig
 from ._kernels import prepare
 from ._kernels._threads import run_split
@@ -29,8 +29,9 @@ from ._kernels.ragged import gather_rows
 from ._kernels.tracks import tracks_reference
 from ._refcheck import check_ref_alleles
 from ._reference import FastaReference, StoreReference
-from ._store import as_store, describe
-from .errors import GvlError, IncompleteDatasetError, MissingFileError
+from ._remote_errors import open_root
+from ._store import describe
+from .errors import GvlError
 from .readers.fasta import FastaReader
 
 
@@ -51,21 +52,24 @@ class StoreData:
         reference: str | os.PathLike | None,
         cache_bytes: int | str | None = None,
         preload: bool = True,
+        storage_options: dict[str, Any] | None = None,
+        disk_cache: str | os.PathLike | None = None,
+        disk_cache_bytes: int | str = "10GiB",
     ) -> None:
         self.location = location
+        self.storage_options = storage_options
+        self.disk_cache = os.fspath(disk_cache) if disk_cache is not None else None
+        self.disk_cache_bytes = disk_cache_bytes
         self.preload = preload
         self._preload_pid = -1
         self._resident: list[Any] = []
         self.reference = os.fspath(reference) if reference is not None else None
         self.name = describe(location)
         self.cache = ChunkCache(resolve_budget(cache_bytes))
-        try:
-            self.group = zarr.open_group(as_store(location), mode="r", zarr_format=3)
-        except FileNotFoundError:
-            raise MissingFileError(f"no gvl_zarr dataset at {self.name}.") from None
-        except (zarr.errors.GroupNotFoundError, ValueError) as exc:
-            raise IncompleteDatasetError(f"{self.name} is not a gvl_zarr dataset ({exc}).") from None
+        self.group = open_root(location, self.name, storage_options)
         schema.validate(self.group, self.name)
+        if self.disk_cache is not None:
+            self.cache.disk = _disk_cache(self, self.disk_cache, disk_cache_bytes)
         prepare()
         attrs = dict(self.group.attrs)
         self.attrs = attrs
@@ -75,14 +79,11 @@ class StoreData:
         self.contigs: list[str] = attrs["contigs"]
         self.has_genotypes: bool = attrs["has_genotypes"]
         g = self.group
-        self.samples = np.array(g["samples"][:].tolist(), dtype=str)
-        self.r_contig = g["regions/contig"][:]
-        self.r_start = g["regions/start"][:]
-        self.r_end = g["regions/end"][:]
-        self.r_strand = g["regions/strand"][:]
-        self.r_bed_start = g["regions/bed_start"][:]
-        self.r_bed_end = g["regions/bed_end"][:]
-        self.r_fetch_end = g["regions/fetch_end"][:]
+        names, *regions = _read_whole(g, ["samples", *(spec.path for spec in schema.REGIONS)])
+        self.samples = np.array(names.tolist(), dtype=str)
+        (self.r_contig, self.r_start, self.r_end, self.r_strand, self.r_bed_start, self.r_bed_end, self.r_fetch_end) = (
+            regions
+        )
         # every read spans [start - max_jitter, fetch_end) of its region
         self.ref_starts = self.r_start - self.max_jitter
         spans = self.r_fetch_end - self.ref_starts
@@ -145,9 +146,11 @@ class StoreData:
         if not self.preload:
             return
         if self._preload_pid != os.getpid():
-            self._preload_pid = os.getpid()
-            self._queue = queue.SimpleQueue()
-            threading.Thread(target=_preload, args=(self._queue,), daemon=True, name="gvl_zarr-preload").start()
+            with _PRELOAD_START:  # remote Tables reach here from several fetch threads at once
+                if self._preload_pid != os.getpid():
+                    self._queue = queue.SimpleQueue()
+                    threading.Thread(target=_preload, args=(self._queue,), daemon=True, name="gvl_zarr-preload").start()
+                    self._preload_pid = os.getpid()
         self._queue.put(arr)
 
     def _flat(self, path: str) -> FlatArray:
@@ -171,7 +174,7 @@ class StoreData:
     def refresh_tracks(self, rewritten: str | None = None) -> None:
         """Re-read the track list after a track was written into the store; `rewritten`
         names a track whose arrays were replaced (its decoded chunks are dropped)."""
-        self.group = zarr.open_group(as_store(self.location), mode="r", zarr_format=3)
+        self.group = open_root(self.location, self.name, self.storage_options)
         self.attrs = dict(self.group.attrs)
         for name in self.attrs["tracks"]:
             if name not in self.tracks or name == rewritten:
@@ -211,10 +214,56 @@ class StoreData:
             "reference": self.reference,
             "cache_bytes": self.cache.budget,
             "preload": self.preload,
+            "storage_options": self.storage_options,
+            "disk_cache": self.disk_cache,
+            "disk_cache_bytes": self.disk_cache_bytes,
         }
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["location"], state["reference"], state.get("cache_bytes"), state.get("preload", True))
+        self.__init__(
+            state["location"],
+            state["reference"],
+            state.get("cache_bytes"),
+            state.get("preload", True),
+            state.get("storage_options"),
+            state.get("disk_cache"),
+            state.get("disk_cache_bytes", "10GiB"),
+        )
+
+
+def _disk_cache(data: StoreData, directory: str, max_bytes: int | str) -> Any:
+    """A `DiskChunkCache` for a remote store, keyed by its name and root metadata."""
+    import hashlib
+    import json
+
+    from ._diskcache import DiskChunkCache
+
+    budget = resolve_budget(max_bytes)
+    metadata = json.dumps(data.group.metadata.to_dict(), sort_keys=True, default=str)
+    return DiskChunkCache(directory, budget, f"{data.name}\0{hashlib.sha256(metadata.encode()).hexdigest()}")
+
+
+def _read_whole(group: zarr.Group, paths: list[str]) -> list[np.ndarray]:
+    """Whole small arrays, all requested concurrently (one round trip on a remote store)."""
+    import asyncio
+
+    arrays = [group[p]._async_array for p in paths]
+
+    async def read_all() -> list[Any]:
+        return await asyncio.gather(*(a.getitem(slice(None)) for a in arrays))
+
+    return [np.asarray(a) for a in zarr.core.sync.sync(read_all())]
+
+
+_PRELOAD_START = threading.Lock()
+
+
+def _reset_preload_lock() -> None:
+    global _PRELOAD_START
+    _PRELOAD_START = threading.Lock()  # a forked child must not inherit a held lock
+
+
+os.register_at_fork(after_in_child=_reset_preload_lock)
 
 
 def _preload(arrays: queue.SimpleQueue, step: int = 16) -> None:
@@ -267,14 +316,21 @@ def _variant_batch(data: StoreData, regions: np.ndarray, samples: np.ndarray):
     np.cumsum(lengths, out=offsets[1:])
     call_offsets = np.stack([offsets[:-1], offsets[1:]], axis=-1).reshape(n, data.ploidy, 2)
     rows, local = np.unique(used, return_inverse=True)
-    alt_bounds = data.alt_offsets.take(np.stack([rows, rows + 1]))
+    alt_bounds, v_pos, v_ref_len = together(
+        data.alt_offsets,
+        [
+            lambda: data.alt_offsets.take(np.stack([rows, rows + 1])),
+            lambda: data.v_pos.take(rows),
+            lambda: data.v_ref_len.take(rows),
+        ],
+    )
     alt_len = alt_bounds[1] - alt_bounds[0]
     alt, alt_lo = data.alt.ranges(alt_bounds[0], alt_bounds[1])
     alt_offsets = np.zeros(len(rows) + 1, np.int64)  # cumulative, as the kernel reads them
     np.cumsum(alt_len, out=alt_offsets[1:])
     return (
-        data.v_pos.take(rows),
-        data.v_ref_len.take(rows),
+        v_pos,
+        v_ref_len,
         alt_offsets,
         alt[range_index(alt_lo, alt_len)],
         local.ravel().astype(np.int32),

@@ -2,24 +2,57 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import warnings
 from typing import Any
 
 import zarr
 from zarr.abc.store import Store
 
+from .errors import MissingDependencyError
 
-def as_store(location: Any, *, read_only: bool = True) -> Store:
-    """A zarr Store for a local path, an fsspec URL (http://, s3://, …), a mapper or a Store."""
+_PROTOCOL_PACKAGES = {"s3": ("s3fs",), "s3a": ("s3fs",), "http": ("aiohttp",), "https": ("aiohttp",)}
+"""Packages fsspec needs for a protocol, all installed by the `gvl-zarr[remote]` extra."""
+
+
+def is_remote(location: Any) -> bool:
+    """Whether `location` is a URL other than file:// (so not a local folder)."""
+    if isinstance(location, os.PathLike):
+        return False
+    return isinstance(location, str) and "://" in location and not location.startswith("file://")
+
+
+def protocol(url: str) -> str:
+    return url.split("://", 1)[0].split("::")[-1].lower()
+
+
+def require_protocol(url: str) -> None:
+    """Raise `MissingDependencyError` naming the extra when `url`'s protocol lacks its package."""
+    for package in _PROTOCOL_PACKAGES.get(protocol(url), ()):
+        try:
+            importlib.import_module(package)
+        except ImportError as exc:
+            raise MissingDependencyError(
+                f"opening {url} needs the Python package {package!r}, which is not installed; "
+                "install the remote extra: pip install 'gvl-zarr[remote]'."
+            ) from exc
+
+
+def as_store(location: Any, *, read_only: bool = True, storage_options: dict[str, Any] | None = None) -> Store:
+    """A zarr Store for a local path, an fsspec URL (http://, s3://, …), a mapper or a Store.
+
+    `storage_options` go to the fsspec filesystem of a URL (credentials, endpoint, …)."""
     if isinstance(location, Store):
         return location
     if isinstance(location, os.PathLike):
         location = os.fspath(location)
     if isinstance(location, str):
-        if "://" in location and not location.startswith("file://"):
+        if is_remote(location):
+            require_protocol(location)
             from zarr.storage import FsspecStore
 
-            return FsspecStore.from_url(location, read_only=read_only)
+            return FsspecStore.from_url(location, storage_options=storage_options, read_only=read_only)
         return zarr.storage.LocalStore(location.removeprefix("file://"), read_only=read_only)
     if hasattr(location, "fs") and hasattr(location, "root"):  # fsspec FSMap
         from zarr.storage import FsspecStore
@@ -34,4 +67,41 @@ def describe(location: Any) -> str:
     """A short human name of a location, for messages."""
     if isinstance(location, (str, os.PathLike)):
         return os.fspath(location)
+    fs, root = getattr(location, "fs", None), getattr(location, "root", None) or getattr(location, "path", None)
+    if fs is not None and root is not None:  # fsspec mapper or FsspecStore
+        proto = fs.protocol[0] if isinstance(fs.protocol, (tuple, list)) else fs.protocol
+        return f"{proto}://{root}"
     return repr(location)
+
+
+_FRESH: dict[tuple[int, int], Store] = {}
+
+
+def for_this_process(store: Store, opened_in: int) -> Store:
+    """`store` (opened in process `opened_in`), or in a forked child an equivalent
+    FsspecStore on a fresh filesystem instance, one per store and process.
+
+    aiohttp sessions (s3fs, HTTP) belong to the event loop of the process that made them, and
+    a forked DataLoader worker runs a new loop (zarr and fsspec reset theirs after a fork);
+    so each process reopens the filesystem from its `storage_options` instead of reusing the
+    parent's connections."""
+    from zarr.storage import FsspecStore
+
+    if opened_in == os.getpid() or not isinstance(store, FsspecStore) or not getattr(store.fs, "async_impl", False):
+        return store
+    key = (id(store), os.getpid())
+    fresh = _FRESH.get(key)
+    if fresh is None:
+        fs = store.fs
+        new_fs = type(fs)(**{**fs.storage_options, "asynchronous": True, "skip_instance_cache": True})
+        fresh = _FRESH[key] = FsspecStore(fs=new_fs, path=store.path, read_only=store.read_only)
+    return fresh
+
+
+def consolidate(location: Any) -> None:
+    """Write the metadata of every array into the root `zarr.json` (zarr's consolidated
+    metadata), so opening a remote store is one request instead of one per array. zarr warns
+    that v3 consolidated metadata is not yet in the spec; zarr-python reads and writes it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        zarr.consolidate_metadata(as_store(location, read_only=False), zarr_format=3)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import zarr
 from tqdm.auto import tqdm
 
 from ._arrays import create_track
 from ._kernels.tracks import run_length_encode, tracks_reference
 from ._query import track_batch
-from ._store import as_store
+from ._remote_errors import open_root
+from ._store import as_store, consolidate
 from .errors import DatasetExistsError, InputFileError
 from .ragged import Ragged
 
@@ -32,7 +32,8 @@ def write_transformed_track(
         raise InputFileError(f"no track {existing_name!r} in {data.name}; tracks: {list(data.tracks)}.")
     if not new_name or "/" in new_name:
         raise InputFileError(f"track name {new_name!r} must be non-empty and contain no '/'.")
-    root = zarr.open_group(as_store(data.location, read_only=False), mode="r+", zarr_format=3)
+    store = as_store(data.location, read_only=False, storage_options=data.storage_options)
+    root = open_root(store, data.name, None, mode="r+")
     names = list(root.attrs.get("tracks", []))
     if new_name in names and not overwrite:
         raise DatasetExistsError(f"track {new_name!r} already exists in {data.name}; pass overwrite=True.")
@@ -74,11 +75,13 @@ def write_transformed_track(
     if new_name in root.get("tracks", {}):
         del root[f"tracks/{new_name}"]
     create_track(root, new_name, offsets, parts)
+    # the new arrays go into the consolidated metadata first, then one root update lists the
+    # track: a reader never sees the track listed without its arrays' metadata
+    consolidate(store)
+    root = open_root(store, data.name, None, mode="r+")
     info = dict(root.attrs.get("track_info", {}))
     info[new_name] = {"source": f"transform of {existing_name}", "max_jitter": data.max_jitter}
-    root.attrs["track_info"] = info
-    if new_name not in names:
-        root.attrs["tracks"] = [*names, new_name]
+    root.update_attributes({"track_info": info, "tracks": names if new_name in names else [*names, new_name]})
 
 
 def _check_result(result: Any, row_offsets: np.ndarray, name: str) -> np.ndarray:

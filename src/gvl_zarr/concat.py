@@ -22,9 +22,10 @@ import zarr
 
 from . import schema
 from ._arrays import appender, create
-from ._store import as_store, describe
-from .errors import DatasetExistsError, InputFileError, SettingsError
-from .write import _replace
+from ._partial import check_replaceable
+from ._store import as_store, consolidate, describe
+from .errors import InputFileError, SettingsError
+from .write import _remove, _replace
 
 _BLOCK = 1 << 22
 """Rows copied per read of a flat array (32 MiB of int64)."""
@@ -70,8 +71,7 @@ def concat(
         raise SettingsError(f"axis must be 'regions' or 'samples', got {axis!r}.")
     if len(datasets) < 2:
         raise InputFileError(f"concat needs at least two datasets, got {len(datasets)}.")
-    if os.path.exists(out) and not overwrite:
-        raise DatasetExistsError(f"{out} already exists; pass overwrite=True to replace it.")
+    check_replaceable(out, overwrite)  # overwrite replaces a gvl_zarr dataset only
     sources = [_Source(d) for d in datasets]
     _check_compatible(sources, axis)
     tmp = f"{out.rstrip('/')}.partial-{uuid.uuid4().hex[:8]}"
@@ -80,7 +80,8 @@ def concat(
         attrs = (_concat_regions if axis == "regions" else _concat_samples)(root, sources)
         root.attrs.update(attrs)
         root.attrs[schema.COMPLETE_ATTR] = True
-        _replace(tmp, out)
+        consolidate(tmp)
+        _remove(_replace(tmp, out))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -61,6 +61,9 @@ class Dataset:
         cache_bytes: int | str | None = None,
         preload: bool = True,
         splice_info: tuple[str, str] | None = None,
+        storage_options: dict[str, Any] | None = None,
+        disk_cache: str | os.PathLike | None = None,
+        disk_cache_bytes: int | str = "10GiB",
         **settings: Any,
     ) -> Any:
         """Open a dataset at a path, URL, fsspec mapper or zarr Store.
@@ -77,14 +80,18 @@ class Dataset:
         fit), which `preload` fills in a background thread; the rest is an LRU of chunks.
         Track intervals of a local store are read in place from memory-mapped files (file
         pages, outside the budget); `preload` also verifies their checksums in the background.
-        Keyword settings are passed to `with_settings` (GenVarLoader's `jitter`, `rng`,
+        `storage_options` configure the fsspec filesystem of a URL (s3://, http(s)://, …):
+        credentials, `client_kwargs={"endpoint_url": ...}` for S3-compatible servers, `anon`;
+        see docs/cloud.md. `disk_cache` (a folder) keeps the raw chunk bytes fetched from a
+        remote store on local disk, at most `disk_cache_bytes` (least recently used evicted),
+        shared by DataLoader workers and later runs.         Keyword settings are passed to `with_settings` (GenVarLoader's `jitter`, `rng`,
         `rc_neg` included; docs/from_genvarloader.md maps the rest); jitter defaults to
         the dataset's max_jitter.
 
         `splice_info=(transcript_column, exon_number_column)` (BED columns stored with an exon
         dataset) returns a `SplicedDataset` of personal transcripts instead (jitter 0).
         """
-        data = StoreData(path, reference, cache_bytes, preload)
+        data = StoreData(path, reference, cache_bytes, preload, storage_options, disk_cache, disk_cache_bytes)
         base = Settings(
             jitter=data.max_jitter,
             return_sequences=("haplotypes" if data.has_genotypes else "reference") if data.ref is not None else None,
@@ -533,8 +540,14 @@ class Dataset:
 
         return TorchDataset(self)
 
-    def to_dataloader(self, batch_size: int = 1, shuffle: bool = False, sampler: Any = None, **kwargs: Any) -> Any:
-        """A PyTorch DataLoader reading one batch per dataset call; see `torch_loader`."""
+    def to_dataloader(
+        self, batch_size: int = 1, shuffle: bool | str = False, sampler: Any = None, **kwargs: Any
+    ) -> Any:
+        """A PyTorch DataLoader reading one batch per dataset call; see `torch_loader`.
+
+        shuffle: False, True/"random", or "chunks" (chunk-aware block shuffle for remote
+        stores, `gvl_zarr.sampler`). `distributed=True` shards batches across ranks;
+        `seed`, `shuffle_window`, `drop_last` and DataLoader arguments are passed on."""
         from .torch_loader import make_dataloader
 
         return make_dataloader(self, batch_size=batch_size, shuffle=shuffle, sampler=sampler, **kwargs)

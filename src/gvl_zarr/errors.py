@@ -57,3 +57,11 @@ class DamagedStoreError(GvlError, OSError):
 
 class OutputError(GvlError, OSError):
     """The output location cannot be written (read-only, full disk, file size limit)."""
+
+
+class RemoteUnreachableError(GvlError, ConnectionError):
+    """The server of a remote store cannot be reached."""
+
+
+class RemoteAccessError(GvlError, PermissionError):
+    """A remote store refused the credentials given (or none were found)."""

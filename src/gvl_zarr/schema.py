@@ -134,6 +134,11 @@ def validate(group, path: str) -> None:
             "its write failed or was interrupted. Write it again with overwrite=True."
         )
     found = attrs.get("format_version")
+    if isinstance(found, int) and found > FORMAT_VERSION:
+        raise IncompleteDatasetError(
+            f"{path} has format_version {found}, written by a newer gvl_zarr; this version reads format_version "
+            f"{FORMAT_VERSION}. Fix: upgrade gvl_zarr (pip install -U gvl-zarr), or re-write the dataset with this one."
+        )
     if found != FORMAT_VERSION:
         inputs = attrs.get("inputs") or {}
         source = ", ".join(f"{k}={v}" for k, v in inputs.items() if v) or "its original inputs"

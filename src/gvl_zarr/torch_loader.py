@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .annotated import AnnotatedHaps
-from .errors import MissingDependencyError
+from .errors import MissingDependencyError, SettingsError
 from .ragged import Ragged
+from .sampler import InstanceBatchSampler
 from .variants import RaggedVariants
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 try:
     import torch
-    from torch.utils.data import BatchSampler, DataLoader, RandomSampler, Sampler, SequentialSampler
+    from torch.utils.data import BatchSampler, DataLoader, Sampler
     from torch.utils.data import Dataset as _TorchDatasetBase
 except ImportError as exc:  # pragma: no cover - exercised only without torch
     raise MissingDependencyError(
@@ -70,18 +71,46 @@ def make_dataloader(
     dataset: Dataset,
     *,
     batch_size: int = 1,
-    shuffle: bool = False,
+    shuffle: bool | str = False,
     sampler: Sampler | None = None,
     drop_last: bool = False,
+    distributed: bool = False,
+    seed: int = 0,
+    shuffle_window: int = 16,
     **kwargs: Any,
 ) -> DataLoader:
-    """DataLoader calling the dataset once per batch: the sampler (default sequential or
-    random) is wrapped in a `BatchSampler` unless it already yields batches."""
+    """DataLoader calling the dataset once per batch.
+
+    Without `sampler`, batches come from an `InstanceBatchSampler`: shuffle False (dataset
+    order), True/"random" or "chunks" (chunk-aware block shuffle, `gvl_zarr.sampler`), seeded
+    by `seed` and a different order every epoch (call `loader.sampler.set_epoch(e)` to pin
+    one). `distributed=True` shards batches across the ranks of the initialised
+    `torch.distributed` process group without overlap. A `sampler` of single indices is
+    wrapped in a `BatchSampler`; one that yields batches is used as it is."""
     if sampler is None:
-        sampler = RandomSampler(range(len(dataset))) if shuffle else SequentialSampler(range(len(dataset)))
-    elif shuffle:
-        raise ValueError("pass either sampler or shuffle=True, not both.")
-    if not isinstance(sampler, BatchSampler):
+        rank, world = 0, 1
+        if distributed:
+            import torch.distributed as dist
+
+            if not (dist.is_available() and dist.is_initialized()):
+                raise SettingsError(
+                    "to_dataloader(distributed=True) needs an initialised process group: call "
+                    "torch.distributed.init_process_group(...) first (e.g. under torchrun)."
+                )
+            rank, world = dist.get_rank(), dist.get_world_size()
+        sampler = InstanceBatchSampler(
+            dataset,
+            batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            window=shuffle_window,
+            drop_last=drop_last,
+            rank=rank,
+            world_size=world,
+        )
+    elif shuffle or distributed:
+        raise SettingsError("pass either sampler or shuffle/distributed, not both.")
+    if not (isinstance(sampler, BatchSampler) or getattr(sampler, "yields_batches", False)):
         sampler = BatchSampler(sampler, batch_size=batch_size, drop_last=drop_last)
     kwargs.setdefault("collate_fn", _identity)
     return DataLoader(TorchDataset(dataset), sampler=sampler, batch_size=None, **kwargs)

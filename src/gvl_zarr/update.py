@@ -22,6 +22,7 @@ import zarr
 
 from . import schema
 from ._annotation import ANNOTATION, annotation_info, annotation_tracks
+from ._store import consolidate
 from .errors import DatasetExistsError, InputFileError, MissingFileError
 from .readers.bigwig import BigWigs
 from .write import _write_track
@@ -99,6 +100,7 @@ def update(
     mj = int(attrs["max_jitter"])
     info.update({t.name: {"source": "bigwig", "max_jitter": mj} for t in tracks})
     info.update({t.name: annotation_info(t, mj) for t in annotations})
+    consolidate(root_dir)  # the new arrays' metadata first (still unlisted), then one root replace lists them
     commit_attrs(root_dir, {"tracks": [*attrs.get("tracks", []), *written], "track_info": info})
 
 

@@ -42,6 +42,7 @@ from ._provenance import provenance
 from ._refcheck import check_ref_alleles
 from ._region_labels import write_columns
 from ._regions import STRAND_CODES, group_spans, resize
+from ._store import consolidate, is_remote
 from .errors import GvlError, InputFileError, OutputError, SettingsError
 from .readers.base import TrackReader, VariantReader
 from .readers.bed import read_bed
@@ -78,6 +79,7 @@ def write(
     allow_unphased: bool = False,
     annot_bigwigs: Mapping[str, str | os.PathLike] | None = None,
     progress: bool = True,
+    storage_options: dict[str, Any] | None = None,
 ) -> None:
     """Write a gvl_zarr dataset (a Zarr v3 store) for the regions of `bed`.
 
@@ -105,7 +107,14 @@ def write(
         annot_bigwigs: sample-independent tracks, `{name: BigWig path}`: stored once per
             region and returned for every sample (realigned to each haplotype).
         progress: show progress bars.
+        storage_options: fsspec options of a remote `path` (s3://…): written to a local
+            temporary folder, then uploaded with the completion marker last (docs/cloud.md).
     """
+    if is_remote(path):  # first statement: locals() holds exactly the arguments
+        args = {k: v for k, v in locals().items() if k not in ("path", "overwrite", "storage_options")}
+        from ._remote_write import write_remote
+
+        return write_remote(os.fspath(path), storage_options, overwrite, lambda local: write(local, **args))
     out = os.fspath(path)
     tracks = track_list(bigwigs)
     if variants is None and not tracks:
@@ -188,6 +197,7 @@ def write(
             }
         )
         root.attrs[schema.COMPLETE_ATTR] = True
+        consolidate(tmp)
         release(tmp)
         with deferred_interrupts():
             old = _replace(tmp, out)

@@ -1,0 +1,145 @@
+"""Batch samplers over a Dataset's raveled (region, sample) instances: sequential, random or
+chunk-aware shuffles, optionally sharded across distributed ranks.
+
+Chunk-aware shuffling follows mosaicml/streaming's block shuffles: reading instances in a
+uniformly random order touches a different stored chunk for almost every instance, which on a
+remote store is one request each. Instead instances are grouped into *blocks* that share their
+chunks (`block` regions × samples of the store, by default one (region, sample) chunk of the
+genotype and track offsets, `schema.GRID_INNER`); the blocks are drawn in a random order and
+every `window` consecutive blocks are pooled and shuffled together. A batch then needs the
+chunks of at most `window` blocks, which stay in the chunk cache while the window is read.
+
+Randomness: the order of an epoch is a pure function of (seed, epoch), drawn with
+`numpy.random.default_rng([seed, epoch])`, the same on every rank and in every process.
+Each `__iter__` uses the current epoch and then advances it by one, so successive epochs
+differ without calling `set_epoch`; `set_epoch(e)` (as with torch's DistributedSampler)
+pins the next epoch to `e`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from . import schema
+from .errors import SettingsError
+
+if TYPE_CHECKING:
+    from .dataset import Dataset
+
+Shuffle = Literal["random", "chunks"] | bool | None
+
+
+def _groups(block_of: np.ndarray) -> list[np.ndarray]:
+    """Positions of each block id 0..k-1 in `block_of`, in ascending order."""
+    order = np.argsort(block_of, kind="stable")
+    bounds = np.searchsorted(block_of[order], np.arange(int(block_of.max()) + 2 if block_of.size else 1))
+    return [order[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
+
+
+class InstanceBatchSampler:
+    """Yields batches (int64 arrays of raveled dataset indices) covering one epoch.
+
+    Args:
+        dataset: the Dataset (its regions and samples, possibly a subset) to sample.
+        batch_size: instances per batch.
+        shuffle: False/None (dataset order), True or "random" (uniform permutation), or
+            "chunks" (chunk-aware block shuffle, see the module docstring).
+        seed: seed of every epoch's order.
+        block: (regions, samples) of the store per block, for shuffle="chunks".
+        window: blocks pooled and shuffled together, for shuffle="chunks".
+        drop_last: drop the last incomplete batch; when distributed, also drop the batches
+            that would give ranks unequal counts (every rank then runs the same number of steps).
+        rank, world_size: shard batches across ranks: rank r takes batches r, r + world_size,
+            … of the epoch's order, so ranks never overlap and together see one epoch
+            (without drop_last, ranks may differ by one batch). Default: one process.
+    """
+
+    yields_batches = True
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        *,
+        shuffle: Shuffle = False,
+        seed: int = 0,
+        block: tuple[int, int] = schema.GRID_INNER,
+        window: int = 16,
+        drop_last: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        if shuffle is True:
+            shuffle = "random"
+        if shuffle not in (False, None, "random", "chunks"):
+            raise SettingsError(f"shuffle must be False, True, 'random' or 'chunks', got {shuffle!r}.")
+        if batch_size < 1 or window < 1 or min(block) < 1:
+            raise SettingsError(f"batch_size, window and block must be positive, got {batch_size}, {window}, {block}.")
+        if not 0 <= rank < world_size:
+            raise SettingsError(f"rank must be in [0, world_size={world_size}), got {rank}.")
+        self.shuffle = shuffle or None
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.window = int(window)
+        self.drop_last = drop_last
+        self.rank, self.world_size = int(rank), int(world_size)
+        self.epoch = 0
+        self._n = len(dataset)
+        self._n_samples = dataset.n_samples
+        # block of every instance: store region // block[0], store sample // block[1]
+        rb = np.asarray(dataset._regions, np.int64) // block[0]
+        sb = np.asarray(dataset._samples, np.int64) // block[1]
+        _, self._region_block = np.unique(rb, return_inverse=True)
+        _, self._sample_block = np.unique(sb, return_inverse=True)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use `epoch`'s order on the next iteration."""
+        self.epoch = int(epoch)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """Every instance index once, in `epoch`'s order (identical on every rank)."""
+        if self.shuffle is None:
+            return np.arange(self._n, dtype=np.int64)
+        rng = np.random.default_rng([self.seed, epoch])
+        if self.shuffle == "random":
+            return rng.permutation(self._n).astype(np.int64)
+        # a block is the product of the dataset's regions in one region block and samples in
+        # one sample block; no per-instance block array is built
+        regions = _groups(self._region_block)
+        samples = _groups(self._sample_block)
+        drawn = rng.permutation(len(regions) * len(samples))
+        out = np.empty(self._n, np.int64)
+        pos = 0
+        for w in range(0, len(drawn), self.window):
+            members = np.concatenate(
+                [
+                    (regions[b // len(samples)][:, None] * self._n_samples + samples[b % len(samples)][None, :]).ravel()
+                    for b in drawn[w : w + self.window]
+                ]
+            )
+            out[pos : pos + len(members)] = rng.permutation(members)
+            pos += len(members)
+        return out
+
+    def _batches(self, epoch: int) -> list[np.ndarray]:
+        order = self.order(epoch)
+        n_full = len(order) // self.batch_size
+        n = n_full if self.drop_last else -(-len(order) // self.batch_size)
+        if self.drop_last and self.world_size > 1:
+            n -= n % self.world_size
+        batches = [order[i * self.batch_size : (i + 1) * self.batch_size] for i in range(n)]
+        return batches[self.rank :: self.world_size]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        epoch = self.epoch
+        self.epoch += 1
+        yield from self._batches(epoch)
+
+    def __len__(self) -> int:
+        n = self._n // self.batch_size if self.drop_last else -(-self._n // self.batch_size)
+        if self.drop_last and self.world_size > 1:
+            n -= n % self.world_size
+        return len(range(self.rank, n, self.world_size))
