@@ -6,12 +6,9 @@ arrays equal, and so every read equal.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,9 +20,9 @@ import zarr
 
 import gvl_zarr as gvl
 from _oracle import requires_bcftools
+from _servers import serve_http
 from conftest import DATA, FASTA, SAMPLES, STAT1, TILES, VCF, VCF_NORM, bigwig_table
 from gvl_zarr.readers.bed import read_bed
-from test_remote import _RangeHandler
 
 PGEN = str(DATA / "1kgp3.chr22_16.05-16.50Mb.2504s.norm.biallelic.pgen")
 PGEN21 = str(DATA / "chr21_phase3_start.pgen")
@@ -157,15 +154,8 @@ def test_vcf_zarr_store_equals_vcf_store(tmp_path: Path, vcz: Path) -> None:
 
 @pytest.fixture
 def vcz_url(vcz: Path) -> Iterator[str]:
-    handler = functools.partial(_RangeHandler, directory=str(vcz.parent))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/{vcz.name}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    for server in serve_http(vcz.parent):
+        yield f"{server.url}/{vcz.name}"
 
 
 def test_vcf_zarr_over_http(tmp_path: Path, vcz: Path, vcz_url: str) -> None:

@@ -88,10 +88,14 @@ class InstanceBatchSampler:
         self.rank, self.world_size = int(rank), int(world_size)
         self.epoch = 0
         self._n = len(dataset)
-        self._n_samples = dataset.n_samples
-        # block of every instance: store region // block[0], store sample // block[1]
-        rb = np.asarray(dataset._regions, np.int64) // block[0]
-        sb = np.asarray(dataset._samples, np.int64) // block[1]
+        shape = tuple(getattr(dataset, "shape", (self._n,)))
+        n_regions, self._n_samples = (shape[0], shape[1]) if len(shape) == 2 else (self._n, 1)
+        # block of every instance: store region // block[0], store sample // block[1]; a
+        # dataset without a store grid (RefDataset, spliced transcripts) blocks its own indices
+        regions = getattr(dataset, "_regions", None)
+        samples = getattr(dataset, "_samples", None)
+        rb = np.asarray(np.arange(n_regions) if regions is None else regions, np.int64) // block[0]
+        sb = np.asarray(np.arange(self._n_samples) if samples is None else samples, np.int64) // block[1]
         _, self._region_block = np.unique(rb, return_inverse=True)
         _, self._sample_block = np.unique(sb, return_inverse=True)
 
