@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -71,3 +72,60 @@ def test_reader_process_while_tracks_are_added(tmp_path: Path) -> None:
     n_reads, listed = out.split(" ", 1)
     assert int(n_reads) > 0
     assert listed.strip() == "['bigwig', 'second', 'third']"
+
+
+TRANSFORMER = textwrap.dedent(
+    """
+    import sys, time
+    import gvl_zarr as gvl
+
+    path, fasta, name = sys.argv[1], sys.argv[2], sys.argv[3]
+
+    def slow_double(ds_idx, r_idx, s_idx, tracks):
+        time.sleep(0.05)
+        return gvl.Ragged.from_offsets(tracks.data * 2, tracks.shape, tracks.offsets)
+
+    print("start", flush=True)
+    gvl.Dataset.open(path, fasta).write_transformed_track(name, "bigwig", slow_double, overwrite=True, progress=False)
+    print("done", flush=True)
+    """
+)
+
+
+def _track(ds: gvl.Dataset, name: str) -> np.ndarray:
+    return ds.with_settings(return_tracks=name)[:, :][1]
+
+
+def test_killed_transformed_track_leaves_the_dataset_as_it_was(tmp_path: Path) -> None:
+    """SIGKILL at several moments of `write_transformed_track` (a new track, then replacing
+    one) leaves every listed track reading as before; the next call succeeds."""
+    path = write_small(tmp_path / "k.gvl", TILES, SAMPLES[:3], length=2048, max_jitter=8)
+    ds = gvl.Dataset.open(path, FASTA, jitter=0)
+    ds.write_transformed_track("double", "bigwig", lambda d, r, s, t: t, progress=False)  # to be replaced
+    want = {n: gvl.Dataset.open(path, FASTA, jitter=0, return_tracks=n)[:, :][1] for n in ("bigwig", "double")}
+    rng = np.random.default_rng(11)
+    for name in ("fresh", "double"):
+        for delay in rng.uniform(0.3, 2.5, 3):
+            proc = subprocess.Popen(
+                [sys.executable, "-c", TRANSFORMER, str(path), FASTA, name], stdout=subprocess.PIPE, text=True
+            )
+            assert proc.stdout.readline().strip() == "start"
+            time.sleep(delay)
+            proc.kill()
+            proc.wait()
+            reopened = gvl.Dataset.open(path, FASTA, jitter=0)
+            assert {"bigwig", "double"} <= set(reopened.available_tracks)
+            np.testing.assert_array_equal(_track(reopened, "bigwig"), want["bigwig"])
+            double = _track(reopened, "double")
+            # replaced or not, never torn: the old values, or (killed after the swap) the new ones
+            if not np.array_equal(double, want["double"]):
+                assert name == "double"
+                np.testing.assert_array_equal(double, want["bigwig"] * 2)
+            if "fresh" in reopened.available_tracks:  # listed only when whole
+                np.testing.assert_array_equal(_track(reopened, "fresh"), want["bigwig"] * 2)
+    done = subprocess.run(
+        [sys.executable, "-c", TRANSFORMER, str(path), FASTA, "fresh"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    fresh = gvl.Dataset.open(path, FASTA, jitter=0, return_tracks="fresh")[:, :][1]
+    np.testing.assert_array_equal(fresh, want["bigwig"] * 2)
