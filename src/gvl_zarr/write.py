@@ -484,9 +484,9 @@ def _write_track(
     paths = list(by_path)
     cols = [np.asarray(by_path[p], np.int64) for p in paths]
     lo, hi = np.asarray(lo, np.int64), np.asarray(hi, np.int64)
-    the_plan = _track_reads.plan(paths, contigs, contig_idx, lo, hi, max_mem // 2)
     specs = schema.track_specs(track.name)
     rows = appender(root, specs[1:])
+    the_plan = _track_reads.plan(paths, contigs, contig_idx, lo, hi, max_mem // 2)
     last_query = len(the_plan.groups) - 1
     with tqdm(total=len(paths), desc=f"track {track.name}", unit="file", disable=not progress) as bar:
         for f, q, (starts, ends, values, counts) in _track_reads.run(the_plan, paths, contigs, contig_idx, lo, hi):
