@@ -32,11 +32,17 @@ import numpy as np
 from ._chunks import range_index
 from ._contigs import require_contig
 from ._regions import group_spans
-from .readers.bigwig import open_fast, query
+from .readers.bigwig import bw_chroms, open_fast, query
 
-BYTES_PER_QUERIED_BP = 160
-"""Worst-case transient bytes per queried base: a per-base BigWig returns one interval per
-base, as a Python tuple of three numbers (~120 B) plus float64 and clipped arrays."""
+BYTES_PER_QUERIED_ROW = 160
+"""Transient bytes per interval a query returns: pyBigWig's Python tuple of three numbers
+(~120 B) plus arrays (the numpy decoder needs ~100 B: block, decoded and clipped arrays)."""
+
+DENSITY_HEADROOM = 8
+"""Memory is sized for files up to this many times denser (intervals per base) than the
+densest of the `DENSITY_PROBES` files sampled, and never for more than one per base."""
+
+DENSITY_PROBES = 8
 
 BYTES_PER_ROW = 3 * 20
 """Bytes per stored interval (start, end, value: 20 B) held in flight: in the worker,
@@ -74,9 +80,11 @@ def plan(
     """Group regions into queries and (file, query) pairs into tasks within `budget` bytes."""
     workers = _workers(len(paths))
     in_flight = 2 * workers  # running tasks + finished ones waiting to be written
-    max_width = max(int(budget // (2 * in_flight * BYTES_PER_QUERIED_BP)), 1)
-    task_width = max(int(budget // (2 * in_flight * BYTES_PER_ROW)), 1)
-    density = _density(paths[0], contigs, contig_idx, lo, hi) if len(lo) else 1.0
+    density = _density(paths, contigs, contig_idx, lo, hi) if len(lo) else 1.0
+    # rows per queried base, sized from the densest sampled file with headroom for denser ones
+    rows_per_bp = min(1.0, DENSITY_HEADROOM * density)
+    max_width = max(int(budget // (2 * in_flight * BYTES_PER_QUERIED_ROW * rows_per_bp)), 1)
+    task_width = max(int(budget // (2 * in_flight * BYTES_PER_ROW * rows_per_bp)), 1)
     max_gap = min(int(GAP_QUERY_COST_INTERVALS / max(density, 1e-6)), max_width)
     groups = group_spans(contig_idx, lo, hi, max_width=max_width, max_gap=max_gap)
     widths = [int(hi[g].max() - lo[g].min()) for g in groups]
@@ -98,15 +106,18 @@ def _workers(n_files: int) -> int:
     return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
 
 
-def _density(path: str, contigs: Sequence[str], contig_idx, lo, hi) -> float:
-    """Intervals per base of the first file over the first region (sets the query gap)."""
-    bw = open_fast(path)
-    try:
-        contig = require_contig(contigs[int(contig_idx[0])], bw.chroms(), file=path, what="BED")
-        starts = query(bw, contig, int(lo[0]), int(hi[0]))[0]
-    finally:
-        bw.close()
-    return len(starts) / max(int(hi[0] - lo[0]), 1)
+def _density(paths: Sequence[str], contigs: Sequence[str], contig_idx, lo, hi) -> float:
+    """Intervals per base over the first region of up to `DENSITY_PROBES` files spread over `paths`."""
+    best = 0.0
+    for k in sorted({int(i) for i in np.linspace(0, len(paths) - 1, min(DENSITY_PROBES, len(paths)))}):
+        bw = open_fast(paths[k])
+        try:
+            contig = require_contig(contigs[int(contig_idx[0])], bw_chroms(bw), file=paths[k], what="BED")
+            starts = query(bw, contig, int(lo[0]), int(hi[0]))[0]
+        finally:
+            bw.close()
+        best = max(best, len(starts) / max(int(hi[0] - lo[0]), 1))
+    return best
 
 
 def read_items(items: list[Item]) -> list[Rows]:
@@ -123,7 +134,7 @@ def read_items(items: list[Item]) -> list[Rows]:
                 handles = {path: (bw := open_fast(path))}
             key = (path, contig)
             if key not in names:
-                names[key] = require_contig(contig, bw.chroms(), file=path, what="BED")
+                names[key] = require_contig(contig, bw_chroms(bw), file=path, what="BED")
             s, e, v = query(bw, names[key], int(r_lo.min()), int(r_hi.max()))
             # intervals are sorted and disjoint: region i holds rows [i0, i1)
             i0 = np.searchsorted(e, r_lo, side="right")

@@ -153,6 +153,11 @@ def open_fast(path: str) -> Any:
         raise InputFileError(f"{path} is not a readable BigWig file ({exc.strerror or exc}).") from None
 
 
+def bw_chroms(bw: Any) -> dict[str, int]:
+    """Contig lengths of a pyBigWig handle or a `bbi.BigWigFile`."""
+    return dict(bw.chroms())
+
+
 def query(bw: Any, contig: str, start: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(starts, ends, values) of `bw` over [start, end) clipped to it; NaN and 0 dropped.
 
