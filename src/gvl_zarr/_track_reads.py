@@ -44,6 +44,9 @@ densest of the `DENSITY_PROBES` files sampled, and never for more than one per b
 
 DENSITY_PROBES = 8
 
+MIN_ROWS_PER_BP = 1 / 64
+"""Rows per base assumed at least (sampled regions may hold no intervals at all)."""
+
 BYTES_PER_ROW = 3 * 20
 """Bytes per stored interval (start, end, value: 20 B) held in flight: in the worker,
 pickled, and unpickled in the writer."""
@@ -82,7 +85,7 @@ def plan(
     in_flight = 2 * workers  # running tasks + finished ones waiting to be written
     density = _density(paths, contigs, contig_idx, lo, hi) if len(lo) else 1.0
     # rows per queried base, sized from the densest sampled file with headroom for denser ones
-    rows_per_bp = min(1.0, DENSITY_HEADROOM * density)
+    rows_per_bp = min(1.0, max(DENSITY_HEADROOM * density, MIN_ROWS_PER_BP))
     max_width = max(int(budget // (2 * in_flight * BYTES_PER_QUERIED_ROW * rows_per_bp)), 1)
     task_width = max(int(budget // (2 * in_flight * BYTES_PER_ROW * rows_per_bp)), 1)
     max_gap = min(int(GAP_QUERY_COST_INTERVALS / max(density, 1e-6)), max_width)
