@@ -42,6 +42,7 @@ from ._provenance import provenance
 from ._refcheck import check_ref_alleles
 from ._region_labels import write_columns
 from ._regions import STRAND_CODES, group_spans, resize
+from ._variant_rows import RowMap
 from .errors import GvlError, InputFileError, OutputError, SettingsError
 from .readers.base import TrackReader, VariantReader
 from .readers.bed import read_bed
@@ -50,6 +51,9 @@ from .readers.fasta import FastaReader
 from .readers.variants import VariantInput, describe, open_variants
 
 _INITIAL_MARGIN = 10_000
+_MAX_GROUP_WIDTH = 2_000_000
+_RECORDS_PER_BP = 1 / 8
+"""Variant records per base assumed when sizing queries (the kit VCF, 1kGP: 1 per 74 bp)."""
 
 
 @dataclass
@@ -147,7 +151,9 @@ def write(
         claim(tmp)
         n_samples, ploidy = len(chosen), (vcf.ploidy if vcf else 2)
         if vcf is not None:
-            fetch_end = _write_genotypes(root, vcf, contigs, contig_idx, start, end, max_jitter, fasta, progress)
+            fetch_end = _write_genotypes(
+                root, vcf, contigs, contig_idx, start, end, max_jitter, fasta, progress, budget
+            )
             if vcf.n_symbolic_skipped:
                 warnings.warn(
                     f"{vcf.kind} {vcf.path}: skipped {vcf.n_symbolic_skipped} symbolic ALT allele(s) (e.g. <CN0>) "
@@ -342,10 +348,20 @@ def _write_regions(root, bed: pl.DataFrame, contig_idx, start, end, fetch_end) -
         create(root, spec, values[spec.path], sharded=False)
 
 
+def _variant_group_width(max_mem: int, n_samples: int, ploidy: int) -> int:
+    """Widest span of regions read by one variant query: half of `max_mem` holds its calls
+    (int8 codes + phase flags, twice while blocks are joined) at `_RECORDS_PER_BP`."""
+    per_bp = 2 * max(n_samples, 1) * (ploidy + 1) * _RECORDS_PER_BP
+    return int(min(_MAX_GROUP_WIDTH, max(1, (max_mem // 2) / per_bp)))
+
+
 def _write_genotypes(
-    root, vcf: VariantReader, contigs, contig_idx, start, end, max_jitter, fasta, progress
+    root, vcf: VariantReader, contigs, contig_idx, start, end, max_jitter, fasta, progress, max_mem=DEFAULT_MAX_MEM
 ) -> np.ndarray:
     """Read variants per group of nearby regions, store the variant table and sparse calls.
+
+    Groups are at most `_variant_group_width` wide; records two groups' queries share are
+    stored once (`RowMap`), so the store does not depend on `max_mem`.
 
     Returns each region's fetch_end: end + max_jitter + the REF bases that deletions in
     reach could remove, so the read path always has enough reference.
@@ -358,32 +374,29 @@ def _write_genotypes(
     offsets = np.zeros((n_regions, n_samples, vcf.ploidy, 2), np.int64)
     acc = _Variants()
     call_rows = appender(root, schema.GENOTYPES[1:])  # streamed: calls outgrow memory first
-    groups = group_spans(contig_idx, lo, hi)
+    rowmap = RowMap()
+    groups = group_spans(contig_idx, lo, hi, max_width=_variant_group_width(max_mem, n_samples, vcf.ploidy))
     for group in tqdm(groups, desc="genotypes", unit="region group", disable=not progress):
         contig = contigs[int(contig_idx[group[0]])]
         vcf_contig = require_contig(contig, vcf.contigs, file=vcf.path, what="BED")
         margin = _INITIAL_MARGIN
         while True:
-            block = vcf.read(vcf_contig, int(lo[group].min()), int(hi[group].max()) + margin)
+            query_end = int(hi[group].max()) + margin
+            block = vcf.read(vcf_contig, int(lo[group].min()), query_end)
             rec_lo, rec_hi, fe = _record_ranges(block, lo[group], hi[group])
-            if fe.max() <= hi[group].max() + margin:
+            if fe.max() <= query_end:
                 break
             margin *= 4
         fetch_end[group] = fe
-        group_offsets, calls = sparse_calls(
-            block.genotypes,
-            block.record_alt_map + np.where(block.record_alt_map >= 0, acc.n_variants, 0),
-            rec_lo,
-            rec_hi,
-            acc.n_calls,
-        )
+        alt_map, keep = rowmap.add(vcf_contig, query_end, block)
+        group_offsets, calls = sparse_calls(block.genotypes, alt_map, rec_lo, rec_hi, acc.n_calls)
         offsets[group] = group_offsets
-        acc.contig.append(np.full(len(block.pos), contig_idx[group[0]], np.int32))
-        acc.pos.append(block.pos)
-        acc.ref.extend(r.upper() for r in block.ref)
-        acc.alt.extend(a.upper() for a in block.alt)
+        acc.contig.append(np.full(len(keep), contig_idx[group[0]], np.int32))
+        acc.pos.append(block.pos[keep])
+        acc.ref.extend(block.ref[r].upper() for r in keep)
+        acc.alt.extend(block.alt[r].upper() for r in keep)
         call_rows.append(calls)
-        acc.n_variants += len(block.pos)
+        acc.n_variants = rowmap.n_variants
         acc.n_calls += len(calls)
 
     v_contig = np.concatenate(acc.contig) if acc.contig else np.zeros(0, np.int32)
