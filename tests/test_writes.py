@@ -204,3 +204,19 @@ def test_one_variant_query_per_region_stores_the_same_bytes(tmp_path: Path, monk
     files = _store_files(tmp_path / "one.gvl")
     assert any(k.startswith("variants/") for k in files)
     assert _store_files(tmp_path / "many.gvl") == files
+
+
+def test_a_bad_bigwig_read_by_a_worker_names_the_file(tmp_path: Path, distinct) -> None:
+    """A damaged file among 40 (read in a worker process) raises InputFileError naming it,
+    and no dataset is left behind."""
+    table, samples = distinct
+    paths = pl.read_csv(table)["path"].to_list()
+    bad = tmp_path / "damaged.bw"
+    bad.write_bytes(Path(paths[0]).read_bytes()[:40])  # a truncated header
+    paths[25] = str(bad)
+    broken = tmp_path / "broken.csv"
+    pl.DataFrame({"sample": samples, "path": paths}).write_csv(broken)
+    out = tmp_path / "x.gvl"
+    with pytest.raises(gvl.errors.InputFileError, match=r"damaged\.bw is not a readable BigWig"):
+        gvl.write(out, TILES, bigwigs=gvl.BigWigs.from_table("bw", broken), length=4096, progress=False)
+    assert not out.exists()
