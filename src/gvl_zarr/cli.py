@@ -38,6 +38,11 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
     w.add_argument("--allow-unphased", action="store_true", help="accept unphased heterozygous genotypes")
     w.add_argument("--quiet", action="store_true", help="no progress bars")
+    w.add_argument(
+        "--max-mem",
+        default=None,
+        help="memory the write may use beyond the interpreter, e.g. 512MiB or 2GB (default 2GiB)",
+    )
     i = sub.add_parser("info", help="describe a dataset: regions, samples, tracks, sizes, provenance")
     i.add_argument("path")
     v = sub.add_parser("validate", help="check a dataset's structure, checksums and content against its sources")
@@ -94,6 +99,7 @@ def _write(args: argparse.Namespace) -> int:
         reference=args.reference,
         allow_unphased=args.allow_unphased,
         progress=not args.quiet,
+        max_mem=args.max_mem,
     )
     print(f"wrote {args.path}")
     return 0

@@ -21,13 +21,13 @@ import polars as pl
 import zarr
 from tqdm.auto import tqdm
 
-from . import schema
+from . import _track_reads, schema
 from ._annotation import ANNOTATION, annotation_info, annotation_tracks
 from ._args import sample_list, track_list, whole_number
 from ._arrays import appender, create
-from ._chunks import range_index
 from ._contigs import require_contig
 from ._kernels.calls import sparse_calls
+from ._memory import DEFAULT_MAX_MEM, resolve_max_mem
 from ._partial import (
     check_replaceable,
     claim,
@@ -43,6 +43,7 @@ from ._refcheck import check_ref_alleles
 from ._region_labels import write_columns
 from ._regions import STRAND_CODES, group_spans, resize
 from ._store import consolidate, is_remote
+from ._variant_rows import RowMap
 from .errors import GvlError, InputFileError, OutputError, SettingsError
 from .readers.base import TrackReader, VariantReader
 from .readers.bed import read_bed
@@ -51,6 +52,9 @@ from .readers.fasta import FastaReader
 from .readers.variants import VariantInput, describe, open_variants
 
 _INITIAL_MARGIN = 10_000
+_MAX_GROUP_WIDTH = 2_000_000
+_RECORDS_PER_BP = 1 / 8
+"""Variant records per base assumed when sizing queries (the kit VCF, 1kGP: 1 per 74 bp)."""
 
 
 @dataclass
@@ -80,6 +84,7 @@ def write(
     annot_bigwigs: Mapping[str, str | os.PathLike] | None = None,
     progress: bool = True,
     storage_options: dict[str, Any] | None = None,
+    max_mem: int | str | None = None,
 ) -> None:
     """Write a gvl_zarr dataset (a Zarr v3 store) for the regions of `bed`.
 
@@ -109,6 +114,9 @@ def write(
         progress: show progress bars.
         storage_options: fsspec options of a remote `path` (s3://…): written to a local
             temporary folder, then uploaded with the completion marker last (docs/cloud.md).
+        max_mem: memory the write may use beyond the interpreter and its libraries, in bytes
+            or as "512MiB", "2GB" (default 2 GiB). Sizes the BigWig queries and the intervals
+            in flight between reader processes and the store; outputs do not depend on it.
     """
     if is_remote(path):  # first statement: locals() holds exactly the arguments
         args = {k: v for k, v in locals().items() if k not in ("path", "overwrite", "storage_options")}
@@ -116,6 +124,7 @@ def write(
 
         return write_remote(os.fspath(path), storage_options, overwrite, lambda local: write(local, **args))
     out = os.fspath(path)
+    budget = resolve_max_mem(max_mem)
     tracks = track_list(bigwigs)
     if variants is None and not tracks:
         raise InputFileError("write needs variants, bigwigs or both.")
@@ -151,7 +160,9 @@ def write(
         claim(tmp)
         n_samples, ploidy = len(chosen), (vcf.ploidy if vcf else 2)
         if vcf is not None:
-            fetch_end = _write_genotypes(root, vcf, contigs, contig_idx, start, end, max_jitter, fasta, progress)
+            fetch_end = _write_genotypes(
+                root, vcf, contigs, contig_idx, start, end, max_jitter, fasta, progress, budget
+            )
             if vcf.n_symbolic_skipped:
                 warnings.warn(
                     f"{vcf.kind} {vcf.path}: skipped {vcf.n_symbolic_skipped} symbolic ALT allele(s) (e.g. <CN0>) "
@@ -164,9 +175,11 @@ def write(
         if fasta is not None:
             _write_reference(root, fasta, contigs, contig_idx, start - max_jitter, fetch_end, progress)
         for track in tracks:
-            _write_track(root, track, contigs, contig_idx, start - max_jitter, fetch_end, chosen, progress)
+            _write_track(root, track, contigs, contig_idx, start - max_jitter, fetch_end, chosen, progress, budget)
         for track in annotations:
-            _write_track(root, track, contigs, contig_idx, start - max_jitter, fetch_end, [ANNOTATION], progress)
+            _write_track(
+                root, track, contigs, contig_idx, start - max_jitter, fetch_end, [ANNOTATION], progress, budget
+            )
         track_info = {t.name: {"source": "bigwig", "max_jitter": int(max_jitter)} for t in tracks}
         track_info.update({t.name: annotation_info(t, max_jitter) for t in annotations})
         root.attrs.update(
@@ -345,10 +358,20 @@ def _write_regions(root, bed: pl.DataFrame, contig_idx, start, end, fetch_end) -
         create(root, spec, values[spec.path], sharded=False)
 
 
+def _variant_group_width(max_mem: int, n_samples: int, ploidy: int) -> int:
+    """Widest span of regions read by one variant query: half of `max_mem` holds its calls
+    (int8 codes + phase flags, twice while blocks are joined) at `_RECORDS_PER_BP`."""
+    per_bp = 2 * max(n_samples, 1) * (ploidy + 1) * _RECORDS_PER_BP
+    return int(min(_MAX_GROUP_WIDTH, max(1, (max_mem // 2) / per_bp)))
+
+
 def _write_genotypes(
-    root, vcf: VariantReader, contigs, contig_idx, start, end, max_jitter, fasta, progress
+    root, vcf: VariantReader, contigs, contig_idx, start, end, max_jitter, fasta, progress, max_mem=DEFAULT_MAX_MEM
 ) -> np.ndarray:
     """Read variants per group of nearby regions, store the variant table and sparse calls.
+
+    Groups are at most `_variant_group_width` wide; records two groups' queries share are
+    stored once (`RowMap`), so the store does not depend on `max_mem`.
 
     Returns each region's fetch_end: end + max_jitter + the REF bases that deletions in
     reach could remove, so the read path always has enough reference.
@@ -361,32 +384,29 @@ def _write_genotypes(
     offsets = np.zeros((n_regions, n_samples, vcf.ploidy, 2), np.int64)
     acc = _Variants()
     call_rows = appender(root, schema.GENOTYPES[1:])  # streamed: calls outgrow memory first
-    groups = group_spans(contig_idx, lo, hi)
+    rowmap = RowMap()
+    groups = group_spans(contig_idx, lo, hi, max_width=_variant_group_width(max_mem, n_samples, vcf.ploidy))
     for group in tqdm(groups, desc="genotypes", unit="region group", disable=not progress):
         contig = contigs[int(contig_idx[group[0]])]
         vcf_contig = require_contig(contig, vcf.contigs, file=vcf.path, what="BED")
         margin = _INITIAL_MARGIN
         while True:
-            block = vcf.read(vcf_contig, int(lo[group].min()), int(hi[group].max()) + margin)
+            query_end = int(hi[group].max()) + margin
+            block = vcf.read(vcf_contig, int(lo[group].min()), query_end)
             rec_lo, rec_hi, fe = _record_ranges(block, lo[group], hi[group])
-            if fe.max() <= hi[group].max() + margin:
+            if fe.max() <= query_end:
                 break
             margin *= 4
         fetch_end[group] = fe
-        group_offsets, calls = sparse_calls(
-            block.genotypes,
-            block.record_alt_map + np.where(block.record_alt_map >= 0, acc.n_variants, 0),
-            rec_lo,
-            rec_hi,
-            acc.n_calls,
-        )
+        alt_map, keep = rowmap.add(vcf_contig, query_end, block)
+        group_offsets, calls = sparse_calls(block.genotypes, alt_map, rec_lo, rec_hi, acc.n_calls)
         offsets[group] = group_offsets
-        acc.contig.append(np.full(len(block.pos), contig_idx[group[0]], np.int32))
-        acc.pos.append(block.pos)
-        acc.ref.extend(r.upper() for r in block.ref)
-        acc.alt.extend(a.upper() for a in block.alt)
+        acc.contig.append(np.full(len(keep), contig_idx[group[0]], np.int32))
+        acc.pos.append(block.pos[keep])
+        acc.ref.extend(block.ref[r].upper() for r in keep)
+        acc.alt.extend(block.alt[r].upper() for r in keep)
         call_rows.append(calls)
-        acc.n_variants += len(block.pos)
+        acc.n_variants = rowmap.n_variants
         acc.n_calls += len(calls)
 
     v_contig = np.concatenate(acc.contig) if acc.contig else np.zeros(0, np.int32)
@@ -468,43 +488,37 @@ def _pack(alleles: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     return offsets, data
 
 
-def _write_track(root, track: TrackReader, contigs, contig_idx, lo, hi, samples, progress) -> None:
+def _write_track(
+    root, track: TrackReader, contigs, contig_idx, lo, hi, samples, progress, max_mem: int = DEFAULT_MAX_MEM
+) -> None:
     """Store the track's intervals over [lo, hi) of every (region, sample), streamed.
 
-    One file at a time: each group of nearby regions is read with one query over its merged
-    span and split per region, so a file is opened once and queried once per group
-    (a query per (region, sample) cost 26.6 s for the 28-region kit with 2,504 files).
-    Rows go in file order, then region; samples that share a file share its rows (their
-    offsets are equal). Rows stream into the store chunk by chunk (`RawAppender`).
+    Each file is read with one query per group of nearby regions, split per region (a query
+    per (region, sample) cost 26.6 s for the 28-region kit with 2,504 files); files are read
+    by worker processes, at most `max_mem` of intervals in flight (`_track_reads`). Rows go
+    in file order, then region; samples that share a file share its rows (their offsets are
+    equal). Rows stream into the store chunk by chunk (`RawAppender`).
     """
     n_regions, n_samples = len(lo), len(samples)
     offsets = np.zeros((n_regions, n_samples, 2), np.int64)
     by_path: dict[str, list[int]] = {}
     for s, sample in enumerate(samples):
         by_path.setdefault(track.paths[sample], []).append(s)
-    groups = [np.asarray(g, np.int64) for g in group_spans(contig_idx, lo, hi)]
+    paths = list(by_path)
+    cols = [np.asarray(by_path[p], np.int64) for p in paths]
+    lo, hi = np.asarray(lo, np.int64), np.asarray(hi, np.int64)
     specs = schema.track_specs(track.name)
     rows = appender(root, specs[1:])
-    for path, idx in tqdm(by_path.items(), desc=f"track {track.name}", unit="file", disable=not progress):
-        sample = samples[idx[0]]
-        names: dict[str, str] = {}
-        for group in groups:
-            contig = contigs[int(contig_idx[group[0]])]
-            if contig not in names:
-                names[contig] = require_contig(contig, track.contigs(sample), file=path, what="BED")
-            r_lo, r_hi = lo[group], hi[group]
-            s, e, v = track.intervals(sample, names[contig], int(r_lo.min()), int(r_hi.max()))
-            # intervals are sorted and disjoint: region i holds rows [i0, i1)
-            i0 = np.searchsorted(e, r_lo, side="right")
-            counts = np.maximum(np.searchsorted(s, r_hi, side="left") - i0, 0)
-            at = range_index(i0, counts)
-            first = rows.append(
-                np.maximum(s[at], np.repeat(r_lo, counts)), np.minimum(e[at], np.repeat(r_hi, counts)), v[at]
-            )
+    the_plan = _track_reads.plan(paths, contigs, contig_idx, lo, hi, max_mem // 2)
+    last_query = len(the_plan.groups) - 1
+    with tqdm(total=len(paths), desc=f"track {track.name}", unit="file", disable=not progress) as bar:
+        for f, q, (starts, ends, values, counts) in _track_reads.run(the_plan, paths, contigs, contig_idx, lo, hi):
+            group = the_plan.groups[q]
+            first = rows.append(starts, ends, values)
             bounds = first + np.concatenate([[0], np.cumsum(counts)])
-            cols = np.asarray(idx)
-            offsets[group[:, None], cols[None, :], 0] = bounds[:-1, None]
-            offsets[group[:, None], cols[None, :], 1] = bounds[1:, None]
-        track.release(path)
+            offsets[group[:, None], cols[f][None, :], 0] = bounds[:-1, None]
+            offsets[group[:, None], cols[f][None, :], 1] = bounds[1:, None]
+            if q == last_query:
+                bar.update(1)
     rows.close()
     create(root, specs[0], offsets)

@@ -58,7 +58,7 @@ def to_block(
             pos.append(p)
             refs.append(ref)
             alts.append(alt.encode())
-    genotypes = gts.astype(np.int8)
+    genotypes = gts.astype(np.int8, copy=False)  # readers may hand over int8 blocks (changed in place)
     genotypes[genotypes < 0] = -1  # every missing form (-1, -2 padding, -9) reads as reference
     return VariantBlock(
         record_pos=np.asarray(batch.pos, np.int64),
