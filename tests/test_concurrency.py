@@ -53,8 +53,9 @@ READER = textwrap.dedent(
 
 
 def test_reader_process_while_tracks_are_added(tmp_path: Path) -> None:
-    """A process re-opening and reading the store while `update` adds two tracks never sees
-    a torn store: every read equals the dataset as written, and the tracks appear whole."""
+    """A process re-opening and reading the store while `update` adds two tracks and
+    `write_transformed_track` adds then replaces one never sees a torn store: every read
+    equals the dataset as written, and the tracks appear whole."""
     path = write_small(tmp_path / "c.gvl", TILES, SAMPLES[:3], length=2048, max_jitter=8)
     haps, tracks = gvl.Dataset.open(path, FASTA, jitter=0, return_tracks="bigwig")[:, :]
     np.savez(tmp_path / "want.npz", haps=haps.view(np.uint8), tracks=tracks)
@@ -67,11 +68,14 @@ def test_reader_process_while_tracks_are_added(tmp_path: Path) -> None:
     table = bigwig_table(tmp_path, SAMPLES[:3], [COVERAGE, STAT1, COVERAGE])
     for name in ("second", "third"):
         gvl.update(path, gvl.BigWigs.from_table(name, table), progress=False)
+    writer = gvl.Dataset.open(path, FASTA)
+    for _ in range(2):  # a new track, then replacing it
+        writer.write_transformed_track("neg", "bigwig", lambda d, r, s, t: -t.data, overwrite=True, progress=False)
     out, err = reader.communicate(timeout=300)
     assert reader.returncode == 0, err[-3000:]
     n_reads, listed = out.split(" ", 1)
     assert int(n_reads) > 0
-    assert listed.strip() == "['bigwig', 'second', 'third']"
+    assert listed.strip() == "['bigwig', 'second', 'third', 'neg']"
 
 
 TRANSFORMER = textwrap.dedent(
