@@ -133,3 +133,20 @@ def test_killed_transformed_track_leaves_the_dataset_as_it_was(tmp_path: Path) -
     assert done.returncode == 0, done.stderr[-2000:]
     fresh = gvl.Dataset.open(path, FASTA, jitter=0, return_tracks="fresh")[:, :][1]
     np.testing.assert_array_equal(fresh, want["bigwig"] * 2)
+
+
+def test_persistent_dataloader_workers_read_two_epochs(tiles_dataset: Path) -> None:
+    """`num_workers=2, persistent_workers=True` on a local store: each of two epochs yields
+    every instance once, equal to reading it directly."""
+    plain = gvl.Dataset.open(tiles_dataset, FASTA, jitter=0, return_tracks="bigwig").subset_to(regions=range(6))
+    ds = plain.with_settings(return_indices=True)
+    loader = ds.to_dataloader(batch_size=8, shuffle=True, num_workers=2, persistent_workers=True)
+    haps_all, tracks_all = plain[:]
+    for epoch in range(2):
+        seen = []
+        for haps, tracks, idx, _, _ in loader:
+            idx = idx.numpy()
+            np.testing.assert_array_equal(haps.numpy(), haps_all[idx].view(np.uint8))
+            np.testing.assert_array_equal(tracks.numpy(), tracks_all[idx])
+            seen.append(idx)
+        assert sorted(np.concatenate(seen).tolist()) == list(range(len(ds))), epoch
