@@ -4,7 +4,7 @@ Reads the 16,384 bp stores of the last `run.py` case (kit: 28 tiles, or `--bed` 
 regions; × 2,504 samples, distinct per-sample BigWigs, max_jitter 128) with each library in its own interpreter:
 random 32-instance batches (jitter 0, one seed for both) for `--seconds` after 5 warm-up
 batches, per output kind, systems alternating. Prints a table and writes
-`benchmarks/results/output-kinds_<time>.json`.
+`benchmarks/results/output_kinds/<time>.json`.
 
     .venv/bin/python benchmarks/run.py --quick          # once: writes the two stores
     .venv/bin/python benchmarks/output_kinds.py --seconds 4 --repeats 3
@@ -84,7 +84,8 @@ def main() -> None:
     for key, by_system in figures.items():
         a, b = statistics.median(by_system["gvl_zarr"]), statistics.median(by_system["genvarloader"])
         print(f"| {key}, 32 × 16 kb | {a:,.0f} | {b:,.0f} | {a / b:.2f}× |")
-    out = ROOT / "results" / f"output-kinds_{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out = ROOT / "results" / "output_kinds" / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"args": vars(args), "figures": figures}, indent=1))
     print(f"raw figures: {out}")
 

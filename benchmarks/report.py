@@ -390,7 +390,8 @@ def scaling(results_dir: Path) -> str:
     latest: dict[str, dict[str, Any]] = {}
     for path in sorted(results_dir.glob("*.json")):
         doc = json.loads(path.read_text())
-        latest[doc["meta"]["label"]] = doc
+        if "meta" in doc:  # run.py results only (output_kinds.py writes its own)
+            latest[doc["meta"]["label"]] = doc
     if len(latest) < 2:
         return ""
     rows = []

@@ -26,7 +26,7 @@ def _file(path: str | None) -> dict[str, Any] | None:
     try:
         st = os.stat(path)
         info["bytes"] = st.st_size
-        info["modified"] = datetime.datetime.fromtimestamp(st.st_mtime, datetime.timezone.utc).isoformat()
+        info["modified"] = datetime.datetime.fromtimestamp(st.st_mtime, datetime.UTC).isoformat()
     except OSError:
         pass
     return info
@@ -35,7 +35,7 @@ def _file(path: str | None) -> dict[str, Any] | None:
 def provenance(bed: str, variants: Any, reference: str | None, tracks: list[Any], n_samples: int) -> dict:
     """Inputs (paths, sizes, modification times), package versions and the write's date."""
     return {
-        "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "written": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:2000],
         "python": platform.python_version(),
         "versions": {p: _version(p) for p in _PACKAGES},
