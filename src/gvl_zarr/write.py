@@ -210,8 +210,8 @@ def write(
             }
         )
         root.attrs[schema.COMPLETE_ATTR] = True
+        release(tmp)  # before consolidating: zarr would list the owner file as a stray object
         consolidate(tmp)
-        release(tmp)
         with deferred_interrupts():
             old = _replace(tmp, out)
         _remove(old)
