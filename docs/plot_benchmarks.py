@@ -83,8 +83,37 @@ def _bars(ax, result: dict, metric, ylabel: str, *, log: bool) -> None:
     ax.legend(fontsize=8, loc="upper left")
 
 
+def _scaling(results: list[dict], out: Path) -> Path:
+    """Instances/s against the number of regions (latest result per region count), per
+    system and output at 16,384 bp: how each library's reads scale with the dataset."""
+    by_size: dict[int, dict] = {}
+    for result in results:  # later files win: the newest run of each size
+        if "n_regions" in result["meta"]:
+            by_size[int(result["meta"]["n_regions"])] = result
+    sizes = sorted(by_size)
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for system, (title, colour) in SYSTEMS.items():
+        for mode, style in (("haps", "-"), ("haps+tracks", "--"), ("tracks", ":")):
+            ys = [throughput(by_size[n], system, mode, "16384") for n in sizes]
+            pts = [(n, y) for n, y in zip(sizes, ys, strict=True) if y is not None]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), style, marker="o", color=colour, label=f"{title}: {mode}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
+    ax.set_xlabel("regions (× 2,504 samples, one BigWig each), 16,384 bp")
+    ax.set_ylabel("instances/s (median)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "benchmark_scaling.png"
+    fig.savefig(path, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
 def plot(results: list[dict], out: Path) -> list[Path]:
-    """Write the two figures for ``results`` into ``out``; return their paths."""
+    """Write the three figures for ``results`` into ``out``; return their paths."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, metric, ylabel, log in (
@@ -99,6 +128,7 @@ def plot(results: list[dict], out: Path) -> list[Path]:
         fig.savefig(path, dpi=110, metadata={"Software": None})
         plt.close(fig)
         written.append(path)
+    written.append(_scaling(results, out))
     return written
 
 

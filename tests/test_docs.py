@@ -213,7 +213,7 @@ def test_block_extraction_finds_every_kind() -> None:
 
 
 def test_benchmark_plots(tmp_path: Path) -> None:
-    """docs/plot_benchmarks.py draws both figures from the committed results."""
+    """docs/plot_benchmarks.py draws its three figures from the committed results."""
     proc = subprocess.run(
         [sys.executable, str(DOCS / "plot_benchmarks.py"), "--out", str(tmp_path)],
         capture_output=True,
@@ -221,7 +221,7 @@ def test_benchmark_plots(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    for name in ("benchmark_throughput.png", "benchmark_memory.png"):
+    for name in ("benchmark_throughput.png", "benchmark_memory.png", "benchmark_scaling.png"):
         png = (tmp_path / name).read_bytes()
         assert png.startswith(b"\x89PNG")
         assert (DOCS / "_static" / name).exists(), f"commit docs/_static/{name} (python docs/plot_benchmarks.py)"
