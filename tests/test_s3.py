@@ -187,3 +187,22 @@ def test_missing_remote_extra_is_named(monkeypatch: pytest.MonkeyPatch, s3: S3Se
         gvl.Dataset.open("s3://bucket/x.gvl", storage_options=s3.options)
     with pytest.raises(gvl.MissingDependencyError, match=r"gvl-zarr\[remote\]"):
         gvl.write("s3://bucket/x.gvl", TILES, variants=VCF, storage_options=s3.options, progress=False)
+
+
+@pytest.mark.filterwarnings("ignore:VCF.*symbolic ALT")
+def test_cli_writes_to_s3_with_storage_options(s3: S3Server, tmp_path: Path, capsys) -> None:
+    """`gvl-zarr write s3://… --storage-options JSON` equals the Python write; bad JSON is named."""
+    from gvl_zarr.cli import main
+
+    url = f"s3://{s3.bucket()}/cli.gvl"
+    table = bigwig_table(tmp_path, SAMPLES)
+    (tmp_path / "samples.txt").write_text("\n".join(SAMPLES) + "\n")
+    args = ["write", url, TILES, "--variants", VCF, "--bigwig-table", f"bigwig={table}", "--length", "2048"]
+    args += ["--max-jitter", "8", "--samples", str(tmp_path / "samples.txt"), "--reference", FASTA, "--quiet"]
+    assert main([*args, "--storage-options", json.dumps(s3.options)]) == 0
+    gvl.write(tmp_path / "local.gvl", **_write_args(tmp_path))
+    _same(
+        gvl.Dataset.open(url, storage_options=s3.options, jitter=0), gvl.Dataset.open(tmp_path / "local.gvl", jitter=0)
+    )
+    assert main([*args, "--storage-options", "{anon: true"]) == 2
+    assert "--storage-options must be a JSON object" in capsys.readouterr().err

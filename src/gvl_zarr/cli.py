@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
-from .errors import GvlError, MissingFileError
+from .errors import GvlError, MissingFileError, SettingsError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--overwrite", action="store_true", help="replace an existing dataset")
     w.add_argument("--allow-unphased", action="store_true", help="accept unphased heterozygous genotypes")
     w.add_argument("--quiet", action="store_true", help="no progress bars")
+    w.add_argument(
+        "--storage-options",
+        default=None,
+        metavar="JSON",
+        help='fsspec options of a remote PATH (s3://...), as JSON, e.g. \'{"anon": false, "client_kwargs": '
+        '{"endpoint_url": "https://minio.example.org"}}\'',
+    )
     w.add_argument(
         "--max-mem",
         default=None,
@@ -100,9 +108,23 @@ def _write(args: argparse.Namespace) -> int:
         allow_unphased=args.allow_unphased,
         progress=not args.quiet,
         max_mem=args.max_mem,
+        storage_options=_json_options(args.storage_options),
     )
     print(f"wrote {args.path}")
     return 0
+
+
+def _json_options(text: str | None) -> dict | None:
+    """--storage-options: a JSON object, or a clear error naming the value."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"--storage-options must be a JSON object, got {text!r} ({exc.msg}).") from None
+    if not isinstance(value, dict):
+        raise SettingsError(f"--storage-options must be a JSON object such as '{{\"anon\": true}}', got {text!r}.")
+    return value
 
 
 def _info(args: argparse.Namespace) -> int:
