@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..errors import InputFileError, UnphasedGenotypeError
@@ -13,22 +15,17 @@ def is_symbolic(alt: str) -> bool:
     return alt.startswith("<") or "[" in alt or "]" in alt or alt in ("*", ".", "")
 
 
-def to_block(
-    batch: RecordBatch,
-    *,
-    kind: str,
-    path: str,
-    samples: list[str],
-    ploidy: int,
-    allow_unphased: bool,
-    symbolic: set[tuple[str, int, str]],
-) -> VariantBlock:
+def to_block(batch: RecordBatch, reader: Any) -> VariantBlock:
     """Split multiallelic records into one variant row per ALT and check phasing.
 
-    Symbolic ALTs get no row (their calls read as reference) and are added to `symbolic`.
-    Raises `UnphasedGenotypeError` at the first record with an unphased heterozygous call,
+    `reader` is the variant reader the batch came from (its `kind`, `path`, `samples`,
+    `ploidy`, `allow_unphased`, and the set `_symbolic`, which collects the skipped
+    symbolic ALTs: they get no row and their calls read as reference). Raises
+    `UnphasedGenotypeError` at the first record with an unphased heterozygous call,
     unless `allow_unphased`.
     """
+    kind, path, samples, ploidy = reader.kind, reader.path, reader.samples, reader.ploidy
+    allow_unphased, symbolic = reader.allow_unphased, reader._symbolic
     n_rec = len(batch.pos)
     gts = np.asarray(batch.genotypes)
     if gts.shape != (n_rec, len(samples), ploidy):

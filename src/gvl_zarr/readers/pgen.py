@@ -198,15 +198,7 @@ class PgenReader:
             genotypes=gts,
             phased=phased,
         )
-        return to_block(
-            batch,
-            kind=self.kind,
-            path=self.path,
-            samples=self.samples,
-            ploidy=self.ploidy,
-            allow_unphased=self.allow_unphased,
-            symbolic=self._symbolic,
-        )
+        return to_block(batch, self)
 
     def data_contigs(self) -> list[str]:
         """Contigs that hold at least one variant."""

@@ -134,15 +134,7 @@ class VcfReader:
             genotypes=gts,
             phased=phased,
         )
-        return to_block(
-            batch,
-            kind=self.kind,
-            path=self.path,
-            samples=self.samples,
-            ploidy=self.ploidy,
-            allow_unphased=self.allow_unphased,
-            symbolic=self._symbolic,
-        )
+        return to_block(batch, self)
 
     @property
     def n_symbolic_skipped(self) -> int:

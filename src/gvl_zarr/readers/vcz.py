@@ -189,15 +189,7 @@ class VczReader:
             genotypes=gts[keep],
             phased=np.zeros((len(keep), n_samples), bool) if phased is None else phased[keep],
         )
-        return to_block(
-            batch,
-            kind=self.kind,
-            path=self.path,
-            samples=self.samples,
-            ploidy=self.ploidy,
-            allow_unphased=self.allow_unphased,
-            symbolic=self._symbolic,
-        )
+        return to_block(batch, self)
 
     def data_contigs(self) -> list[str]:
         """Contigs that hold at least one variant."""
