@@ -60,6 +60,17 @@ def _emit_ref_tracks(tbuf, buf_len, i0, n, trk, trk_starts, o):
 
 
 @kernel
+def _first_applied(vpos, rlen, alen, last_end):
+    """First ALT base to apply of a call at vpos (REF rlen, ALT alen bases) after applied
+    calls reaching last_end, or -1 to skip it: overlapping calls are skipped (first wins,
+    as `bcftools consensus`), except an indel anchored on the previous call's last base,
+    applied without that shared anchor (from ALT base 1)."""
+    if vpos < last_end:
+        return 1 if vpos == last_end - 1 and rlen != alen else -1
+    return 0
+
+
+@kernel
 def _ref_index(j, rlen, alen):
     """REF base (index from POS) that ALT base j aligns to. As in bcftools' chain files,
     the length difference sits right after the first (anchor) base: inserted bases align
@@ -137,12 +148,9 @@ def _walk(
         vend = vpos + rlen
         a0 = alt_offsets[v]
         alen = alt_offsets[v + 1] - a0
-        first = 0
-        if vpos < last_end:
-            if vpos == last_end - 1 and rlen != alen:
-                first = 1
-            else:
-                continue
+        first = _first_applied(vpos, rlen, alen, last_end)
+        if first < 0:
+            continue
         last_end = vend
         if vend <= ws:
             continue
@@ -215,12 +223,9 @@ def _hap_length(v_pos, v_ref_len, alt_offsets, variant_index, c_lo, c_hi, ws, we
         rlen = v_ref_len[v]
         vend = vpos + rlen
         alen = alt_offsets[v + 1] - alt_offsets[v]
-        first = 0
-        if vpos < last_end:
-            if vpos == last_end - 1 and rlen != alen:
-                first = 1
-            else:
-                continue
+        first = _first_applied(vpos, rlen, alen, last_end)
+        if first < 0:
+            continue
         last_end = vend
         if vend <= ws:
             continue

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel
-from .haplotypes import _emit_ref, _ref_index
+from .haplotypes import _emit_ref, _first_applied, _ref_index
 from .tracks import _expand
 
 _COMPLEMENT = np.arange(256, dtype=np.uint8)
@@ -49,12 +49,9 @@ def _walk_span(
         vend = vpos + rlen
         a0 = alt_offsets[v]
         alen = alt_offsets[v + 1] - a0
-        first = 0
-        if vpos < last_end:
-            if vpos == last_end - 1 and rlen != alen:
-                first = 1
-            else:
-                continue
+        first = _first_applied(vpos, rlen, alen, last_end)
+        if first < 0:
+            continue
         last_end = vend
         if vend <= s:
             continue
