@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _slow_reference import apply_calls, apply_calls_annotated
-from gvl_zarr._kernels.haplotypes import haplotype_lengths, reconstruct, reference_windows
+from gvl_zarr._kernels.haplotypes import reconstruct, reference_windows
+from gvl_zarr._kernels.summaries import haplotype_summaries
 
 BASES = "ACGT"
 
@@ -104,11 +105,10 @@ def test_insertion_fill_modes_on_a_known_insertion() -> None:
 
 
 def haplotype_lengths_one(pos, ref_len, alt_offsets, win, span) -> int:
-    out = np.empty((1, 1), np.int64)
+    out, counts = np.empty((1, 1), np.int64), np.empty((1, 1), np.int32)
     calls = np.arange(len(pos), dtype=np.int32)
-    haplotype_lengths(
-        pos, ref_len, alt_offsets, calls, np.array([[[0, len(pos)]]], np.int64), np.array([win]), span, out, 0, 1
-    )
+    offsets = np.array([[[0, len(pos)]]], np.int64)
+    haplotype_summaries(pos, ref_len, alt_offsets, calls, offsets, np.array([win]), span, counts, out, 0, 1)
     return int(out[0, 0])
 
 

@@ -24,8 +24,9 @@ from ._chunks import FlatArray, GridArray, Table, range_index, together
 from ._contigs import require_contig
 from ._kernels import prepare
 from ._kernels._threads import run_split
-from ._kernels.haplotypes import haplotype_lengths, reconstruct, reference_windows
+from ._kernels.haplotypes import reconstruct, reference_windows
 from ._kernels.ragged import gather_rows
+from ._kernels.summaries import haplotype_summaries
 from ._kernels.tracks import tracks_reference
 from ._refcheck import check_ref_alleles
 from ._reference import FastaReference, StoreReference
@@ -378,9 +379,9 @@ def read_haplotypes(
     true_lengths = None
     if isinstance(width, str) or shift_rng is not None:
         true_lengths = np.empty((n, ploidy), np.int64)
-        run_split(
-            haplotype_lengths, n, 0, v_pos, v_ref_len, alt_offsets, calls, call_offsets, win_starts, span, true_lengths
-        )
+        counts = np.empty((n, ploidy), np.int32)  # computed by the same walk, unused here
+        args = (v_pos, v_ref_len, alt_offsets, calls, call_offsets, win_starts, span, counts, true_lengths)
+        run_split(haplotype_summaries, n, 0, *args)
     skips = np.zeros((n, ploidy), np.int64)
     if width == "ragged":
         layout = _layout.ragged(true_lengths, len(track_names))

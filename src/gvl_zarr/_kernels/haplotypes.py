@@ -247,23 +247,6 @@ def _hap_length(v_pos, v_ref_len, alt_offsets, variant_index, c_lo, c_hi, ws, we
 
 
 @kernel
-def haplotype_lengths(v_pos, v_ref_len, alt_offsets, variant_index, call_offsets, win_starts, span, out, b_lo, b_hi):
-    """out[b, p] = length of haplotype (b, p) over reference [win_starts[b], + span)."""
-    for b in range(b_lo, b_hi):
-        for p in range(out.shape[1]):
-            out[b, p] = _hap_length(
-                v_pos,
-                v_ref_len,
-                alt_offsets,
-                variant_index,
-                call_offsets[b, p, 0],
-                call_offsets[b, p, 1],
-                win_starts[b],
-                win_starts[b] + span,
-            )[0]
-
-
-@kernel
 def reconstruct(
     ref,
     ref_bounds,
