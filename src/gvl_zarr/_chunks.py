@@ -36,6 +36,7 @@ from numcodecs import blosc
 from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
 
 from ._cache import ChunkCache
+from ._kernels.gather import take_grid
 from ._store import for_this_process
 from .errors import DamagedStoreError, GvlError, IncompleteDatasetError
 
@@ -515,6 +516,8 @@ class GridArray(ShardedArray):
         super().make_resident()
         grid = self._loaded.shape[:2]  # type: ignore[union-attr]
         self._buffer = _lazy_buffer((*grid, *self.inner), self.dtype)
+        per_pair = int(np.prod(self.inner[2:], dtype=np.int64))
+        self._blocks = self._buffer.reshape(*grid, self.inner[0] * self.inner[1], per_pair)
 
     def _store_chunk(self, c: np.ndarray, chunk: np.ndarray) -> None:
         self._buffer[int(c[0]), int(c[1])] = chunk  # type: ignore[index]
@@ -528,11 +531,12 @@ class GridArray(ShardedArray):
         if regions.size == 0:
             return np.empty((0, *rest), self.dtype)
         if self.resident:
-            br, bs = regions // cr, samples // cs
             if not self._complete:
                 zeros = np.zeros((len(regions), len(rest)), np.int64)
-                self._ensure(np.concatenate([br[:, None], bs[:, None], zeros], axis=1))
-            return self._buffer[br, bs, regions % cr, samples % cs]  # type: ignore[index]
+                self._ensure(np.concatenate([(regions // cr)[:, None], (samples // cs)[:, None], zeros], axis=1))
+            out = np.empty((len(regions), self._blocks.shape[3]), self.dtype)
+            take_grid(self._blocks, regions, samples, cr, cs, out)  # ~1 µs; fancy indexing ~12
+            return out.reshape(len(regions), *rest)
         n_cs = -(-self.shape[1] // cs)
         code = (regions // cr) * n_cs + samples // cs
         needed, which = np.unique(code, return_inverse=True)

@@ -21,7 +21,7 @@ import numpy as np
 
 from ._chunks import _EMPTY, FlatArray
 from ._kernels.crc32c import TABLES, first_bad_chunk
-from ._kernels.gather import gather_chunked
+from ._kernels.gather import gather_chunked_many, plan_ranges
 
 
 class MappedArray:
@@ -102,30 +102,29 @@ class MappedArray:
                 return
         self._all_verified = bool(self._verified.all())
 
-    def gather(self, lo: np.ndarray, hi: np.ndarray, dst_lo: np.ndarray, out: np.ndarray) -> None:
-        """Rows [lo[i], hi[i]) into out[dst_lo[i]:...]."""
-        gather_chunked(
-            self._buf, self._chunk_off, self.arr.inner[0], self.arr.dtype.itemsize, lo, hi, out.view(np.uint8), dst_lo
-        )
-
 
 def mapped_ranges(arrays: list[MappedArray], lo: np.ndarray, hi: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """Rows [lo[i], hi[i]) of each mapped array, back to back in new arrays, and where each
-    range starts in them."""
+    range starts in them. The arrays share rows and chunking (`Table`): one plan and one
+    gather call for all of them (per-call numpy work was ~40% of a 128 × 1 kb tracks batch)."""
     shape0 = arrays[0].arr.shape[0]
-    lengths = np.maximum(hi - lo, 0)
-    if lengths.size and (int(hi.max()) > shape0 or int(lo[lengths > 0].min(initial=0)) < 0):
+    dst_lo = np.empty(len(lo), np.int64)
+    total = int(plan_ranges(lo, hi, shape0, dst_lo))
+    if total < 0:
         raise arrays[0].arr._damaged((int(hi.max()),), f"is referenced past the array's {shape0} rows")
     if not all(m.all_verified for m in arrays):
         chunks, _ = arrays[0].arr.plan(lo, hi)  # once for all: the arrays share chunking (Table)
         for m in arrays:
             m.verify(chunks)
-    dst_lo = np.zeros(len(lo), np.int64)
-    np.cumsum(lengths[:-1], out=dst_lo[1:])
-    total = int(lengths.sum())
-    outs = []
-    for m in arrays:
-        out = np.empty(total, m.arr.dtype)
-        m.gather(lo, np.maximum(hi, lo), dst_lo, out)
-        outs.append(out)
+    outs = [np.empty(total, m.arr.dtype) for m in arrays]
+    gather_chunked_many(
+        tuple(m._buf for m in arrays),
+        tuple(m._chunk_off for m in arrays),
+        np.array([m.arr.dtype.itemsize for m in arrays], np.int64),
+        arrays[0].arr.inner[0],
+        lo,
+        hi,
+        tuple(o.view(np.uint8) for o in outs),
+        dst_lo,
+    )
     return outs, dst_lo
