@@ -203,9 +203,11 @@ def _ref_span(ref, buf_lo, buf_len, origin, ref_pos, n, hap, o, tbuf, trk, trk_s
     if trk_starts.shape[0] > 0:
         _emit_ref_tracks(tbuf, buf_len, i0, n, trk, trk_starts, o)
     if ann_var.shape[0] > 0:
-        for k in range(n):
-            ann_var[o + k] = -1
-            ann_pos[o + k] = ref_pos + k if ref_pos + k >= 0 else -1
+        ann_var[o : o + n] = -1
+        neg = min(max(-ref_pos, 0), n)  # bases before the contig start: coordinate -1
+        ann_pos[o : o + neg] = -1
+        for k in range(neg, n):  # branch-free: the loop vectorises
+            ann_pos[o + k] = ref_pos + k
 
 
 @kernel
