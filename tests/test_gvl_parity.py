@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 from pathlib import Path
@@ -218,8 +219,10 @@ def test_output_settings_errors_name_value_and_fix(pds: gvl.Dataset) -> None:
         pds.with_insertion_fill("zero")
     with pytest.raises(gvl.SettingsError, match=r"tracks \['nope'\] that are not in the dataset"):
         pds.with_insertion_fill({"nope": Constant()})
-    with pytest.raises(gvl.SettingsError, match="order=2"):
-        Interpolate(2)
+    with pytest.raises(gvl.SettingsError, match=r"order=4\): the order must be 1, 2 or 3"):
+        Interpolate(4)
+    with pytest.raises(gvl.SettingsError, match=r"flank_width=-1\): the width must be a whole number"):
+        gvl.FlankSample(-1)
     with pytest.raises(gvl.SettingsError, match="realigned to haplotypes"):
         pds.with_seqs("reference").with_insertion_fill(Constant())
     with pytest.raises(gvl.SettingsError, match="rng must be an int seed or a numpy Generator"):
@@ -314,3 +317,106 @@ def test_tracks_longer_than_the_region_equal_pybigwig(pds: gvl.Dataset) -> None:
         for s, sample in enumerate(pds.samples):
             want = bigwig_values(paths[sample], "22", np.arange(start, start + 1008))
             np.testing.assert_allclose(tracks[r, s], want, rtol=1e-6)
+
+
+# ----------------------------------------------------- fills on a base-by-base track
+_fills_spec = importlib.util.spec_from_file_location("gvl_make_fills", EXPECTED / "make_fills.py")
+assert _fills_spec is not None and _fills_spec.loader is not None
+make_fills = importlib.util.module_from_spec(_fills_spec)
+_fills_spec.loader.exec_module(make_fills)
+
+
+@pytest.fixture(scope="module")
+def fills_expected() -> dict[str, np.ndarray]:
+    with np.load(EXPECTED / "fills.npz") as f:
+        assert str(f["version"]) == "0.43.1"
+        return dict(f)
+
+
+@pytest.fixture(scope="module")
+def wave_ds(tmp_path_factory: pytest.TempPathFactory, fills_expected) -> gvl.Dataset:
+    """The parity regions with `make_fills.wave_bigwig`'s track for every sample."""
+    tmp = tmp_path_factory.mktemp("fills")
+    wave = make_fills.wave_bigwig(tmp / "wave.bw")
+    table = tmp / "bigwigs.csv"
+    table.write_text("sample,path\n" + "".join(f"{s},{wave}\n" for s in SAMPLES))
+    path = tmp / "wave.gvl"
+    gvl.write(
+        path,
+        REGIONS,
+        variants=VCF_NORM,
+        bigwigs=gvl.BigWigs.from_table("bw", table),
+        max_jitter=8,
+        samples=SAMPLES,
+        progress=False,
+        reference=FASTA,
+    )
+    ds = gvl.Dataset.open(path, jitter=0).subset_to(samples=fills_expected["samples"].tolist())
+    return ds.with_tracks("bw").with_len("ragged")
+
+
+@pytest.mark.parametrize(
+    ("name", "fill"),
+    [
+        ("interp1", Interpolate(1)),
+        ("interp2", Interpolate(2)),
+        ("interp3", Interpolate(3)),
+        ("flank0", gvl.FlankSample(0)),
+    ],
+)
+def test_fills_on_a_varying_track_equal_genvarloader(wave_ds: gvl.Dataset, fills_expected, name, fill) -> None:
+    _, tracks = wave_ds.with_insertion_fill(fill)[:, :]
+    np.testing.assert_array_equal(tracks.offsets, fills_expected[f"{name}_offsets"])
+    np.testing.assert_allclose(tracks.data, fills_expected[name], rtol=1e-5)
+    # the cubic differs from linear interpolation on this track (the test is not vacuous)
+    if name == "interp2":
+        assert not np.allclose(tracks.data, fills_expected["interp1"], rtol=1e-5)
+
+
+def _insertion_stretches(ds: gvl.Dataset):
+    """(haplotype row, first index, stretch length d + 1, anchor's index into the
+    reference-coordinate track) of every insertion, from the annotated output."""
+    ann = ds.with_tracks(False).with_seqs("annotated")[:, :]
+    ref_tracks = ds.with_seqs(None)[:, :]
+    var, pos, offsets = ann.var_idxs.data, ann.ref_coords.data, ann.var_idxs.offsets
+    out = []
+    for h in range(len(offsets) - 1):
+        a, b = int(offsets[h]), int(offsets[h + 1])
+        p, v = pos[a:b], var[a:b]
+        ref_row = ref_tracks.row(h // 2)  # one track: rows (region, sample), haplotypes (…, ploid)
+        origin = int(p[v < 0][0]) - int(np.flatnonzero(v < 0)[0])
+        i = 1
+        while i < len(p):
+            if p[i] == p[i - 1] and v[i] >= 0:
+                j = i
+                while j < len(p) and p[j] == p[i - 1]:
+                    j += 1
+                out.append((h, a + i - 1, j - i + 1, int(p[i - 1]) - origin, ref_row))
+                i = j
+            else:
+                i += 1
+    return out
+
+
+def test_flank_sample_draws_from_the_flank_and_is_fixed(wave_ds: gvl.Dataset) -> None:
+    width = 2
+    forward = wave_ds.with_settings(rc_neg=False)  # reference coordinates ascend in every row
+    ds = forward.with_insertion_fill(gvl.FlankSample(width))
+    _, tracks = ds[:, :]
+    stretches = _insertion_stretches(forward)
+    assert len(stretches) >= 4
+    drawn = []
+    for _, start, n, anchor, ref_row in stretches:
+        pool = set(ref_row[max(anchor - width, 0) : anchor + width + 1].tolist())
+        values = tracks.data[start : start + n].tolist()
+        assert set(values) <= pool, (values, pool)
+        drawn += values
+    assert len(set(drawn)) > len(stretches)  # values are drawn, not all the anchor's
+    # fixed per instance: a shuffled batch reads the same values for every instance
+    order = np.random.default_rng(3).permutation(len(ds))
+    _, shuffled = ds[order]
+    _, in_order = ds[np.arange(len(ds))]
+    rows = shuffled.lengths.size // len(ds)  # tracks × ploidy rows per instance
+    for k, i in enumerate(order):
+        for r in range(rows):
+            np.testing.assert_array_equal(shuffled.row(k * rows + r), in_order.row(int(i) * rows + r))

@@ -20,7 +20,7 @@ from .errors import (
     SettingsError,
     UnphasedGenotypeError,
 )
-from .fill import Constant, InsertionFill, Interpolate, Repeat5p, Repeat5pNormalized
+from .fill import Constant, FlankSample, InsertionFill, Interpolate, Repeat5p, Repeat5pNormalized
 from .ragged import Ragged
 from .readers.bigwig import BigWigs
 from .ref_dataset import RefDataset
@@ -39,6 +39,7 @@ __all__ = [
     "Dataset",
     "DatasetExistsError",
     "DatasetIndexError",
+    "FlankSample",
     "GvlError",
     "IncompleteDatasetError",
     "InputFileError",

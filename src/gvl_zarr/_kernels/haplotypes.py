@@ -21,6 +21,8 @@ REPEAT = 0  # inserted bases repeat the anchor's value
 REPEAT_NORM = 1  # anchor and inserted bases share the anchor's value (sum preserved)
 CONSTANT = 2  # anchor and inserted bases take a constant
 INTERPOLATE = 3  # linear from the anchor's value towards the next reference base's value
+CUBIC = 4  # Lagrange cubic through the two reference values on each side (Interpolate order 2, 3)
+FLANK_SAMPLE = 5  # each stretch base drawn from the 2w + 1 values centred on the anchor
 
 
 @kernel
@@ -83,10 +85,46 @@ def _ref_index(j, rlen, alen):
 
 
 @kernel
-def _alt_track_value(tbuf, t, i, buf_len, j, rlen, alen, mode, param):
+def _clamped(tbuf, t, i, buf_len):
+    """Track t's value at buffer index i clamped into the buffer (0 for an empty one)."""
+    if buf_len == 0:
+        return np.float32(0.0)
+    return tbuf[t, min(max(i, 0), buf_len - 1)]
+
+
+@kernel
+def _draw(key, j, n):
+    """A deterministic draw in [0, n) for ALT base j of stored variant `key` (splitmix64)."""
+    x = np.uint64(key) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(j) + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x = x ^ (x >> np.uint64(31))
+    return np.int64(x % np.uint64(n))
+
+
+@kernel
+def _cubic(tbuf, t, i, buf_len, j, d):
+    """Lagrange cubic through (x, value) = (-1, v[i-1]), (0, v[i]), (d+1, v[i+1]),
+    (d+2, v[i+2]) at x = j: inserted base j of a d-base insertion anchored at buffer index
+    i (indices clamped into the buffer). GenVarLoader 0.43.1's Interpolate(order=2 or 3)
+    gives exactly these values (both orders use two points a side)."""
+    xs = (-1.0, 0.0, d + 1.0, d + 2.0)
+    total = 0.0
+    for a in range(4):
+        w = 1.0
+        for b in range(4):
+            if b != a:
+                w *= (j - xs[b]) / (xs[a] - xs[b])
+        total += w * _clamped(tbuf, t, i - 1 + a, buf_len)
+    return np.float32(total)
+
+
+@kernel
+def _alt_track_value(tbuf, t, i, buf_len, j, rlen, alen, mode, param, key):
     """Track t's value at ALT base j aligned to buffer index i. Bases of an insertion's
     stretch (its anchor and inserted bases, j <= alen - rlen, as GenVarLoader 0.43.1 counts
-    it) follow the track's fill mode; the rest take their REF base's value."""
+    it) follow the track's fill mode; the rest take their REF base's value. `key` (the stored
+    variant's row) seeds FLANK_SAMPLE's draws, so they are fixed per variant and base."""
     inside = 0 <= i < buf_len
     value = tbuf[t, i] if inside else np.float32(0.0)
     d = alen - rlen
@@ -96,6 +134,13 @@ def _alt_track_value(tbuf, t, i, buf_len, j, rlen, alen, mode, param):
         return value / (d + 1)
     if mode == CONSTANT:
         return param
+    if mode == FLANK_SAMPLE:
+        w = int(param)
+        return _clamped(tbuf, t, i - w + _draw(key, j, 2 * w + 1), buf_len)
+    if j == 0:
+        return value
+    if mode == CUBIC:
+        return _cubic(tbuf, t, i, buf_len, j, d)
     nxt = tbuf[t, i + 1] if 0 <= i + 1 < buf_len else value
     return value + (nxt - value) * (j / (d + 1))
 
@@ -173,7 +218,7 @@ def _walk(
                 i = c - origin
                 for t in range(n_tracks):
                     trk[trk_starts[t] + o] = _alt_track_value(
-                        tbuf, t, i, buf_len, j, rlen, alen, fill_modes[t], fill_params[t]
+                        tbuf, t, i, buf_len, j, rlen, alen, fill_modes[t], fill_params[t], vid
                     )
                 if annotate:
                     ann_var[o] = vid
