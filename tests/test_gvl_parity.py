@@ -420,3 +420,14 @@ def test_flank_sample_draws_from_the_flank_and_is_fixed(wave_ds: gvl.Dataset) ->
     for k, i in enumerate(order):
         for r in range(rows):
             np.testing.assert_array_equal(shuffled.row(k * rows + r), in_order.row(int(i) * rows + r))
+
+
+if _gvl_python() is not None:
+
+    def test_fills_expected_reproduce_live(tmp_path: Path, fills_expected) -> None:
+        cmd = [_gvl_python(), str(EXPECTED / "make_fills.py"), str(tmp_path)]
+        subprocess.run(cmd, check=True, capture_output=True)
+        with np.load(tmp_path / "fills.npz") as live:
+            assert set(live.files) == set(fills_expected)
+            for key in live.files:
+                np.testing.assert_array_equal(live[key], fills_expected[key], err_msg=key)
