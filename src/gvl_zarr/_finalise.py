@@ -62,6 +62,12 @@ def finalise(tmp: str, client: Any = None, *, out: str | None = None, command: s
             f"`{command or f'gvl-zarr write-finalise {target}'}` again."
         )
     markers = [read_marker(tmp, k) for k in range(plan.n_partitions)]
+    # a finalise killed part-way is run again from the parts: drop what it had written
+    rewritten = ["regions", "samples"] + (
+        ["variants", "genotypes", "reference", "tracks"] if plan.n_partitions > 1 else []
+    )
+    for name in rewritten:
+        shutil.rmtree(Path(tmp) / name, ignore_errors=True)
     root = zarr.open_group(zarr.storage.LocalStore(tmp), mode="a", zarr_format=3)
     region_parts = [i * plan.n_sample_blocks for i in range(plan.n_region_blocks)]
     fetch_end = np.concatenate([np.load(part_dir(tmp, k) / "fetch_end.npy") for k in region_parts])
