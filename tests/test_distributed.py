@@ -260,3 +260,44 @@ def test_offsets_grids_stay_within_max_mem_at_cohort_width(tmp_path: Path) -> No
     assert offsets.shape == (n, 2504, 2, 2)
     ends = offsets[...][..., 1]
     assert ends.max() == zarr.open_group(out, mode="r")["genotypes/variant_index"].shape[0]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "removed"])
+def test_bigwig_unreadable_mid_write_names_it_and_leaves_nothing(tmp_path: Path, damage: str, monkeypatch) -> None:
+    """A BigWig cut short or removed while a 4-partition write runs (here: as the second
+    partition starts its track) raises InputFileError naming the file; no dataset and no
+    partial folder are left at the output path."""
+    bw = tmp_path / "signal.bw"
+    shutil.copy(COVERAGE, bw)
+    samples = ["NA12878", "HG00096"]
+    table = bigwig_table(tmp_path, samples, [str(bw), COVERAGE])
+    write_mod = sys.modules["gvl_zarr.write"]
+    real, calls = write_mod._write_track, []
+
+    def damaging(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            data = bw.read_bytes()
+            bw.write_bytes(data[: len(data) // 2]) if damage == "truncated" else bw.unlink()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(write_mod, "_write_track", damaging)
+    out = tmp_path / "damaged.gvl"
+    with pytest.raises(InputFileError, match=rf"{bw}"):
+        gvl.write(
+            out, TILES, variants=VCF, bigwigs=gvl.BigWigs.from_table("bigwig", table), length=4096,
+            samples=samples, progress=False, regions_per_partition=8,
+        )  # fmt: skip
+    assert len(calls) == 2
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("damaged.gvl")]
+
+
+def test_bigwig_changed_after_planning_is_refused_by_its_partition(tmp_path: Path, kit: dict) -> None:
+    bw = tmp_path / "signal.bw"
+    shutil.copy(COVERAGE, bw)
+    out = tmp_path / "planned.gvl"
+    staged.write_init(out, TILES, bigwigs=gvl.BigWigs("cov", {"NA12878": bw}), length=4096, regions_per_partition=8)
+    data = bw.read_bytes()
+    bw.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputFileError, match=rf"{bw} \(size"):
+        staged.write_partition(out, 0)

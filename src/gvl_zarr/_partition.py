@@ -92,9 +92,9 @@ def run_partition(tmp: str | os.PathLike, k: int, inputs: Inputs | None = None, 
     tmp = os.fspath(tmp)
     plan = _plan.load(tmp)
     _, j, r0, r1, s0, s1 = plan.blocks(k)
+    _plan.check_inputs(plan, tmp)  # also between the partitions of one process: a file replaced mid-write
     own = inputs is None
     if own:
-        _plan.check_inputs(plan, tmp)
         inputs = open_inputs(plan)
     write_mod = importlib.import_module("gvl_zarr.write")  # looked up at call time (tests patch it)
     try:
