@@ -129,6 +129,17 @@ def test_cluster_write_equals_serial_write_array_by_array(tmp_path: Path, kit: d
     assert not list(tmp_path.glob("cluster.gvl.partial-*"))
 
 
+def test_threaded_workers_write_the_same_store(tmp_path: Path, kit: dict, serial: Path) -> None:
+    """Two partitions at once in one process (a threaded worker) launch the parallel call
+    kernels one at a time: numba's workqueue layer aborts the process on concurrent launches."""
+    with (
+        distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as threaded,
+    ):
+        out = _write(tmp_path / "threads.gvl", kit, client=threaded, **PARTITIONS)
+    assert_same_store(out, serial)
+
+
 def test_outputs_do_not_depend_on_partition_sizes(tmp_path: Path, kit: dict, serial: Path) -> None:
     """Haplotypes and tracks of the 12-partition store equal those of a one-partition write
     (the default here), which writes straight into the store as before."""
