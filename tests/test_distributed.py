@@ -15,7 +15,7 @@ import pytest
 import zarr
 
 import gvl_zarr as gvl
-from conftest import COVERAGE, FASTA, TILES, VCF, bigwig_table
+from conftest import COVERAGE, FASTA, SAMPLES, TILES, VCF, VCF_NORM, bigwig_table
 from gvl_zarr import _plan, staged
 from gvl_zarr.cli import main
 from gvl_zarr.errors import IncompleteDatasetError, InputFileError
@@ -153,6 +153,34 @@ def test_outputs_do_not_depend_on_partition_sizes(tmp_path: Path, kit: dict, ser
     assert any(np.any(t) for t in got[1:])
 
 
+@pytest.mark.parametrize("variants", [VCF, VCF_NORM])
+def test_records_shared_across_region_blocks_read_the_same(tmp_path: Path, variants: str) -> None:
+    """Overlapping 16 kb windows (+300 bp jitter) cut into blocks of 3 regions × 5 samples (not
+    whole grid shards): records reached from two region blocks are stored in each, and every
+    haplotype and track equals the one-partition write's."""
+    table = bigwig_table(tmp_path, SAMPLES)
+    kw = dict(variants=variants, length=16384, max_jitter=300, reference=FASTA, samples=SAMPLES, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        gvl.write(tmp_path / "one.gvl", TILES, bigwigs=gvl.BigWigs.from_table("bw", table), **kw)
+        gvl.write(
+            tmp_path / "blocks.gvl", TILES, bigwigs=gvl.BigWigs.from_table("bw", table), **kw,
+            regions_per_partition=3, samples_per_partition=5,
+        )  # fmt: skip
+    n_one = zarr.open_group(tmp_path / "one.gvl", mode="r")["variants/pos"].shape[0]
+    n_blocks = zarr.open_group(tmp_path / "blocks.gvl", mode="r")["variants/pos"].shape[0]
+    assert n_blocks > n_one  # records at block edges stored once per block
+    for jitter in (0, 300):  # a fixed jitter per instance at 300: the whole stored span is read
+        got, want = (
+            gvl.Dataset.open(tmp_path / name).with_settings(
+                return_tracks="bw", jitter=jitter, seed=7, fixed_jitter=True
+            )
+            for name in ("blocks.gvl", "one.gvl")
+        )
+        for g, w in zip(got[:, :], want[:, :], strict=True):
+            np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+
+
 def test_cli_steps_give_the_same_store(tmp_path: Path, kit: dict, serial: Path, capsys) -> None:
     out = tmp_path / "cli.gvl"
     assert main(["write-init", *_cli_args(out, kit)]) == 0
@@ -220,6 +248,8 @@ def test_finalise_without_init_and_unknown_partition(tmp_path: Path, kit: dict) 
     main(["write-init", *_cli_args(out, kit)])
     with pytest.raises(gvl.errors.SettingsError, match="partitions 0 to 11"):
         staged.write_partition(out, 12)
+    with pytest.raises(gvl.errors.SettingsError, match="regions_per_partition must be a positive whole number, got 0"):
+        gvl.write(tmp_path / "zero.gvl", TILES, variants=VCF, length=4096, regions_per_partition=0)
 
 
 def test_cluster_write_to_s3(tmp_path: Path, kit: dict, serial: Path, client, s3) -> None:
