@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import MissingDependencyError, SettingsError
+from .errors import SettingsError
 
 
 def resolve_client(client: Any) -> Any:
@@ -25,12 +25,3 @@ def resolve_client(client: Any) -> Any:
     if not (hasattr(client, "submit") and hasattr(client, "gather")):
         raise SettingsError(f"client must be a distributed.Client, got {type(client).__name__}.")
     return client
-
-
-def require_distributed() -> None:
-    try:
-        import distributed  # noqa: F401
-    except ImportError:
-        raise MissingDependencyError(
-            "writing on a dask cluster needs distributed: pip install 'gvl-zarr[distributed]'."
-        ) from None
