@@ -433,10 +433,11 @@ def _write_genotypes(
         alt_map, keep = rowmap.add(vcf_contig, query_end, block)
         group_offsets, calls = sparse_calls(block.genotypes, alt_map, rec_lo, rec_hi, acc.n_calls)
         offsets[group] = group_offsets
-        acc.contig.append(np.full(len(keep), contig_idx[group[0]], np.int32))
-        acc.pos.append(block.pos[keep])
-        acc.ref.extend(block.ref[r].upper() for r in keep)
-        acc.alt.extend(block.alt[r].upper() for r in keep)
+        if table:
+            acc.contig.append(np.full(len(keep), contig_idx[group[0]], np.int32))
+            acc.pos.append(block.pos[keep])
+            acc.ref.extend(block.ref[r].upper() for r in keep)
+            acc.alt.extend(block.alt[r].upper() for r in keep)
         call_rows.append(calls)
         acc.n_variants = rowmap.n_variants
         acc.n_calls += len(calls)
