@@ -200,6 +200,37 @@ def _not_bigwig(tmp: Path, _s: Path) -> Action:
     return _bigwigs(tmp, f"sample,path\nNA12878,{fake}\n")
 
 
+def _staged(tmp: Path, run: list[int]) -> Path:
+    """A staged write of the 28 tiles (STAT1 only) in 4 partitions, `run` of them written."""
+    from gvl_zarr import staged
+
+    bed = tmp / "tiles.bed"
+    shutil.copy(TILES, bed)
+    out = tmp / "staged.gvl"
+    staged.write_init(
+        out, str(bed), bigwigs=gvl.BigWigs("signal", {"NA12878": STAT1}), length=4096, regions_per_partition=8
+    )
+    for k in run:
+        staged.write_partition(out, k)
+    return out
+
+
+def _partition_missing(tmp: Path, _s: Path) -> Action:
+    from gvl_zarr import staged
+
+    out = _staged(tmp, [0, 1, 3])
+    return lambda: staged.write_finalise(out)
+
+
+def _planned_input_changed(tmp: Path, _s: Path) -> Action:
+    from gvl_zarr import staged
+
+    out = _staged(tmp, [])
+    with open(tmp / "tiles.bed", "a") as fh:
+        fh.write("22\t16100000\t16116384\n")
+    return lambda: staged.write_partition(out, 0)
+
+
 def _bigwig_contig(tmp: Path, _s: Path) -> Action:
     bed = small_bed(tmp, ["21\t9500000\t9504096"], name="chr21.bed")
     return _bigwigs(tmp, f"sample,path\nNA12878,{STAT1}\n", variants=None, bed=bed)
@@ -383,6 +414,10 @@ CASES: list[Case] = [
     Case("cli_bigwig_table_ragged", "CLI", "`--bigwig-table` CSV with a ragged row", gvl.InputFileError, r"ragged\.csv cannot be read",
          lambda t, s: _cli(["write", str(t / "o.gvl"), small_bed(t), "--bigwig-table",
                             _table(t, f"sample,path\nNA12878,{STAT1},x\n", "ragged.csv")])),
+    Case("staged_partition_missing", "CLI", "`write-finalise` before every partition is written", gvl.IncompleteDatasetError,
+         r"missing 1 of its 4 partition\(s\): 2 .*gvl-zarr write-partition .*staged\.gvl K", _partition_missing),
+    Case("staged_input_changed", "CLI", "`write-partition` after an input changed", gvl.InputFileError,
+         r"tiles\.bed \(size .*changed|changed .*tiles\.bed \(size", _planned_input_changed),
     # --- reading a store
     Case("store_missing", "store", "store path that does not exist", gvl.MissingFileError, r"nothing\.gvl", lambda t, s: lambda: _open(t / "nothing.gvl")),
     Case("store_plain_file", "store", "a plain file as the store", gvl.MissingFileError, r"notes\.txt",

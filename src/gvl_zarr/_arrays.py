@@ -60,51 +60,56 @@ def compressors_for(spec: schema.ArraySpec) -> tuple:
 def create(group: zarr.Group, spec: schema.ArraySpec, data: np.ndarray, *, sharded: bool = True):
     """Create `spec`'s array in `group` holding `data`: sharded unless `sharded=False`
     (small per-region arrays, read whole at open) or a string array."""
-    attrs = {"description": spec.doc}
-    if spec.dtype == "str":
-        arr = group.create_array(
-            spec.path,
-            shape=data.shape,
-            dtype=str,
-            chunks=data.shape or (1,),
-            dimension_names=list(spec.dims),
-            compressors=None,
-            attributes=attrs,
-        )
-    elif not sharded:
-        arr = group.create_array(
-            spec.path,
-            shape=data.shape,
-            dtype=spec.np_dtype,
-            chunks=tuple(max(1, min(n, 65536)) for n in data.shape),
-            dimension_names=list(spec.dims),
-            compressors=COMPRESSORS,
-            attributes=attrs,
-        )
-    else:
-        if data.ndim == 1:
-            inner, shard = flat_chunks(data.shape[0], spec.np_dtype.itemsize, spec.dims[0])
-            if spec.raw:  # one shard: one mapping per array when read locally
-                shard = (_round_up(data.shape[0], inner[0]),)
-        else:
-            inner, shard = grid_chunks(data.shape)
-        arr = group.create_array(
-            spec.path,
-            shape=data.shape,
-            dtype=spec.np_dtype,
-            chunks=inner,
-            shards=shard,
-            dimension_names=list(spec.dims),
-            compressors=compressors_for(spec),
-            attributes=attrs,
-            config={"write_empty_chunks": True},
-        )
+    arr = empty(group, spec, data.shape, sharded=sharded)
     if data.size:
         if sharded and data.ndim == 1 and spec.dtype != "str":
             write_shards(arr, 0, np.asarray(data, spec.np_dtype))
         else:
             arr[...] = data
     return arr
+
+
+def empty(group: zarr.Group, spec: schema.ArraySpec, shape: tuple[int, ...], *, sharded: bool = True):
+    """Create `spec`'s array of `shape` in `group` with the chunks `create` gives it, no data
+    written (the parts of a partitioned write fill it shard by shard)."""
+    attrs = {"description": spec.doc}
+    if spec.dtype == "str":
+        return group.create_array(
+            spec.path,
+            shape=shape,
+            dtype=str,
+            chunks=shape or (1,),
+            dimension_names=list(spec.dims),
+            compressors=None,
+            attributes=attrs,
+        )
+    if not sharded:
+        return group.create_array(
+            spec.path,
+            shape=shape,
+            dtype=spec.np_dtype,
+            chunks=tuple(max(1, min(n, 65536)) for n in shape),
+            dimension_names=list(spec.dims),
+            compressors=COMPRESSORS,
+            attributes=attrs,
+        )
+    if len(shape) == 1:
+        inner, shard = flat_chunks(shape[0], spec.np_dtype.itemsize, spec.dims[0])
+        if spec.raw:  # one shard: one mapping per array when read locally
+            shard = (_round_up(shape[0], inner[0]),)
+    else:
+        inner, shard = grid_chunks(shape)
+    return group.create_array(
+        spec.path,
+        shape=shape,
+        dtype=spec.np_dtype,
+        chunks=inner,
+        shards=shard,
+        dimension_names=list(spec.dims),
+        compressors=compressors_for(spec),
+        attributes=attrs,
+        config={"write_empty_chunks": True},
+    )
 
 
 _CNAME = COMPRESSORS[0].cname.value.encode()

@@ -106,6 +106,8 @@ def plan(
 def _workers(n_files: int) -> int:
     if not sys.platform.startswith("linux") or n_files < 32:
         return 1  # fork is Linux-only here; a few files are faster read in-process
+    if multiprocessing.current_process().daemon:
+        return 1  # a dask worker process (daemonic) may not start children
     return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
 
 

@@ -21,11 +21,13 @@ import polars as pl
 import zarr
 from tqdm.auto import tqdm
 
-from . import _track_reads, schema
-from ._annotation import ANNOTATION, annotation_info, annotation_tracks
+from . import _plan, _track_reads, schema
+from ._annotation import annotation_tracks
 from ._args import sample_list, track_list, whole_number
-from ._arrays import appender, create
+from ._arrays import create
 from ._contigs import require_contig
+from ._dask_write import resolve_client
+from ._finalise import finalise, run_jobs
 from ._kernels.calls import sparse_calls
 from ._memory import DEFAULT_MAX_MEM, resolve_max_mem
 from ._partial import (
@@ -38,9 +40,9 @@ from ._partial import (
     release,
     remove_stale,
 )
-from ._provenance import provenance
+from ._partition import Inputs, run_partition, track_record
+from ._parts import sink_for
 from ._refcheck import check_ref_alleles
-from ._region_labels import write_columns
 from ._regions import STRAND_CODES, group_spans, resize
 from ._store import consolidate, is_remote
 from ._variant_rows import RowMap
@@ -85,6 +87,9 @@ def write(
     progress: bool = True,
     storage_options: dict[str, Any] | None = None,
     max_mem: int | str | None = None,
+    client: Any = None,
+    regions_per_partition: int | None = None,
+    samples_per_partition: int | None = None,
 ) -> None:
     """Write a gvl_zarr dataset (a Zarr v3 store) for the regions of `bed`.
 
@@ -117,6 +122,12 @@ def write(
         max_mem: memory the write may use beyond the interpreter and its libraries, in bytes
             or as "512MiB", "2GB" (default 2 GiB). Sizes the BigWig queries and the intervals
             in flight between reader processes and the store; outputs do not depend on it.
+            Offsets grids are written in blocks of regions × samples that fit a quarter of it.
+        client: a `distributed.Client` to write the partitions on (docs/distributed.md), or
+            "auto" for the active client (none: written here). Each task uses up to `max_mem`.
+        regions_per_partition, samples_per_partition: partition sizes (default: the largest
+            blocks whose offsets fit `max_mem`; one partition writes straight into the store).
+            Decoded outputs do not depend on them; the stored bytes do.
     """
     if is_remote(path):  # first statement: locals() holds exactly the arguments
         args = {k: v for k, v in locals().items() if k not in ("path", "overwrite", "storage_options")}
@@ -124,6 +135,55 @@ def write(
 
         return write_remote(os.fspath(path), storage_options, overwrite, lambda local: write(local, **args))
     out = os.fspath(path)
+    client = resolve_client(client)
+    plan, inputs, regions = _prepare(
+        out, bed, variants, bigwigs, length, max_jitter, samples, overwrite, reference, allow_unphased,
+        annot_bigwigs, max_mem, regions_per_partition, samples_per_partition,
+    )  # fmt: skip
+    remove_stale(out)
+    tmp = new_partial(out)
+    restore_sigterm = exit_on_sigterm()
+    try:
+        zarr.open_group(zarr.storage.LocalStore(tmp), mode="w", zarr_format=3)
+        claim(tmp)
+        _plan.save(tmp, plan, *regions)
+        if client is not None:
+            run_jobs(client, [(run_partition, (tmp, k)) for k in range(plan.n_partitions)])
+        else:
+            for k in range(plan.n_partitions):
+                run_partition(tmp, k, inputs, progress=progress)
+        finalise(tmp, client)
+        publish(tmp, out)
+    except BaseException as exc:
+        discard(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, GvlError) and _is_output_error(exc, tmp, out):
+            raise OutputError(
+                f"cannot write the dataset to {out} ({exc.strerror or exc}); nothing was written there. "
+                "Fix: choose a writable location with enough free space (and no file size limit)."
+            ) from exc
+        raise
+    finally:
+        restore_sigterm()
+        inputs.close()
+
+
+def _prepare(
+    out: str,
+    bed: Any,
+    variants: VariantInput | None,
+    bigwigs: Any,
+    length: int | None,
+    max_jitter: int,
+    samples: Sequence[str] | None,
+    overwrite: bool,
+    reference: str | os.PathLike | None,
+    allow_unphased: bool,
+    annot_bigwigs: Mapping[str, str | os.PathLike] | None,
+    max_mem: int | str | None,
+    regions_per_partition: int | None,
+    samples_per_partition: int | None,
+) -> tuple[_plan.Plan, Inputs, tuple[pl.DataFrame, np.ndarray, np.ndarray, np.ndarray]]:
+    """Check the arguments and inputs, open them, and plan the partitions of the write."""
     budget = resolve_max_mem(max_mem)
     tracks = track_list(bigwigs)
     if variants is None and not tracks:
@@ -150,83 +210,42 @@ def write(
 
     start, end = resize(bed_df, length)
     contig_idx = np.array([contigs.index(c) for c in bed_df["chrom"]], np.int32)
-    fetch_end = end + max_jitter
+    ploidy = vcf.ploidy if vcf is not None else 2
+    per_region, per_sample = _plan.partition_sizes(
+        len(start), len(chosen), ploidy, budget, regions_per_partition, samples_per_partition
+    )
+    plan = _plan.Plan(
+        n_regions=len(start),
+        n_samples=len(chosen),
+        regions_per_partition=per_region,
+        samples_per_partition=per_sample,
+        samples=chosen,
+        contigs=contigs,
+        length=int(length),
+        max_jitter=int(max_jitter),
+        ploidy=int(ploidy),
+        max_mem=int(budget),
+        allow_unphased=bool(allow_unphased),
+        bed_source=bed_source,
+        variants=describe(variants),
+        reference=fasta.path if fasta is not None else None,
+        tracks=[track_record(t) for t in tracks],
+        annotations=[track_record(t) for t in annotations],
+        out=out,
+        overwrite=bool(overwrite),
+    )
+    plan.fingerprints = _plan.fingerprint(_plan.input_paths(plan))
+    inputs = Inputs(variants, allow_unphased, chosen, fasta, tracks, annotations, vcf=vcf)
+    return plan, inputs, (bed_df, contig_idx, start, end)
 
-    remove_stale(out)
-    tmp = new_partial(out)
-    restore_sigterm = exit_on_sigterm()
-    try:
-        root = zarr.open_group(zarr.storage.LocalStore(tmp), mode="w", zarr_format=3)
-        claim(tmp)
-        n_samples, ploidy = len(chosen), (vcf.ploidy if vcf else 2)
-        if vcf is not None:
-            fetch_end = _write_genotypes(
-                root, vcf, contigs, contig_idx, start, end, max_jitter, fasta, progress, budget
-            )
-            if vcf.n_symbolic_skipped:
-                warnings.warn(
-                    f"{vcf.kind} {vcf.path}: skipped {vcf.n_symbolic_skipped} symbolic ALT allele(s) (e.g. <CN0>) "
-                    "in the regions; haplotypes carrying them read as reference there.",
-                    stacklevel=2,
-                )
-        _write_regions(root, bed_df, contig_idx, start, end, fetch_end)
-        region_columns = write_columns(root, bed_df)
-        create(root, schema.SAMPLES, np.array(chosen, dtype=str))
-        if fasta is not None:
-            _write_reference(root, fasta, contigs, contig_idx, start - max_jitter, fetch_end, progress)
-        for track in tracks:
-            _write_track(root, track, contigs, contig_idx, start - max_jitter, fetch_end, chosen, progress, budget)
-        for track in annotations:
-            _write_track(
-                root, track, contigs, contig_idx, start - max_jitter, fetch_end, [ANNOTATION], progress, budget
-            )
-        track_info = {t.name: {"source": "bigwig", "max_jitter": int(max_jitter)} for t in tracks}
-        track_info.update({t.name: annotation_info(t, max_jitter) for t in annotations})
-        root.attrs.update(
-            {
-                "format_version": schema.FORMAT_VERSION,
-                "length": int(length),
-                "max_jitter": int(max_jitter),
-                "ploidy": int(ploidy),
-                "n_samples": n_samples,
-                "contigs": contigs,
-                "has_genotypes": vcf is not None,
-                "has_reference": fasta is not None,
-                "tracks": [t.name for t in tracks + annotations],
-                "track_info": track_info,
-                "region_columns": region_columns,
-                "inputs": {
-                    "bed": bed_source,
-                    "variants": describe(variants),
-                    "reference": fasta.path if fasta is not None else None,
-                },
-                "provenance": provenance(
-                    bed_source,
-                    variants,
-                    fasta.path if fasta is not None else None,
-                    tracks,
-                    n_samples,
-                ),
-            }
-        )
-        root.attrs[schema.COMPLETE_ATTR] = True
-        release(tmp)  # before consolidating: zarr would list the owner file as a stray object
-        consolidate(tmp)
-        with deferred_interrupts():
-            old = _replace(tmp, out)
-        _remove(old)
-    except BaseException as exc:
-        discard(tmp)
-        if isinstance(exc, OSError) and not isinstance(exc, GvlError) and _is_output_error(exc, tmp, out):
-            raise OutputError(
-                f"cannot write the dataset to {out} ({exc.strerror or exc}); nothing was written there. "
-                "Fix: choose a writable location with enough free space (and no file size limit)."
-            ) from exc
-        raise
-    finally:
-        restore_sigterm()
-        for track in tracks + annotations:
-            track.close()
+
+def publish(tmp: str, out: str) -> None:
+    """Move the finished store `tmp` onto `out` (the old dataset, if any, removed after)."""
+    release(tmp)  # before consolidating: zarr would list the owner file as a stray object
+    consolidate(tmp)
+    with deferred_interrupts():
+        old = _replace(tmp, out)
+    _remove(old)
 
 
 def _is_output_error(exc: OSError, tmp: str, out: str) -> bool:
@@ -301,7 +320,7 @@ def _choose_samples(vcf: VariantReader | None, tracks: list[TrackReader], sample
     if len(chosen) < len(pool):
         warnings.warn(
             f"keeping the {len(chosen)} of {len(pool)} samples that have a BigWig for every track.",
-            stacklevel=3,
+            stacklevel=4,
         )
     return chosen
 
@@ -366,7 +385,17 @@ def _variant_group_width(max_mem: int, n_samples: int, ploidy: int) -> int:
 
 
 def _write_genotypes(
-    root, vcf: VariantReader, contigs, contig_idx, start, end, max_jitter, fasta, progress, max_mem=DEFAULT_MAX_MEM
+    root,
+    vcf: VariantReader,
+    contigs,
+    contig_idx,
+    start,
+    end,
+    max_jitter,
+    fasta,
+    progress,
+    max_mem=DEFAULT_MAX_MEM,
+    table: bool = True,
 ) -> np.ndarray:
     """Read variants per group of nearby regions, store the variant table and sparse calls.
 
@@ -374,8 +403,11 @@ def _write_genotypes(
     stored once (`RowMap`), so the store does not depend on `max_mem`.
 
     Returns each region's fetch_end: end + max_jitter + the REF bases that deletions in
-    reach could remove, so the read path always has enough reference.
+    reach could remove, so the read path always has enough reference. `root` is a zarr group
+    or a partition's sink (`_parts`); `table=False` leaves the variant table to another
+    partition of the same regions.
     """
+    sink = sink_for(root)
     n_regions = len(start)
     n_samples = len(vcf.samples)
     lo = start - max_jitter
@@ -383,7 +415,7 @@ def _write_genotypes(
     fetch_end = hi.copy()
     offsets = np.zeros((n_regions, n_samples, vcf.ploidy, 2), np.int64)
     acc = _Variants()
-    call_rows = appender(root, schema.GENOTYPES[1:])  # streamed: calls outgrow memory first
+    call_rows = sink.rows(schema.GENOTYPES[1:])  # streamed: calls outgrow memory first
     rowmap = RowMap()
     groups = group_spans(contig_idx, lo, hi, max_width=_variant_group_width(max_mem, n_samples, vcf.ploidy))
     for group in tqdm(groups, desc="genotypes", unit="region group", disable=not progress):
@@ -401,14 +433,23 @@ def _write_genotypes(
         alt_map, keep = rowmap.add(vcf_contig, query_end, block)
         group_offsets, calls = sparse_calls(block.genotypes, alt_map, rec_lo, rec_hi, acc.n_calls)
         offsets[group] = group_offsets
-        acc.contig.append(np.full(len(keep), contig_idx[group[0]], np.int32))
-        acc.pos.append(block.pos[keep])
-        acc.ref.extend(block.ref[r].upper() for r in keep)
-        acc.alt.extend(block.alt[r].upper() for r in keep)
+        if table:
+            acc.contig.append(np.full(len(keep), contig_idx[group[0]], np.int32))
+            acc.pos.append(block.pos[keep])
+            acc.ref.extend(block.ref[r].upper() for r in keep)
+            acc.alt.extend(block.alt[r].upper() for r in keep)
         call_rows.append(calls)
         acc.n_variants = rowmap.n_variants
         acc.n_calls += len(calls)
 
+    call_rows.close()
+    if table:
+        _write_variant_table(sink, acc, contigs, fasta, vcf)
+    sink.array(schema.GENOTYPES[0], offsets)
+    return fetch_end
+
+
+def _write_variant_table(sink, acc: _Variants, contigs, fasta, vcf: VariantReader) -> None:
     v_contig = np.concatenate(acc.contig) if acc.contig else np.zeros(0, np.int32)
     v_pos = np.concatenate(acc.pos) if acc.pos else np.zeros(0, np.int64)
     ref_offsets, ref_bytes = _pack(acc.ref)
@@ -427,10 +468,7 @@ def _write_genotypes(
         "variants/alt": alt_bytes,
     }
     for spec in schema.VARIANTS:
-        create(root, spec, values[spec.path])
-    call_rows.close()
-    create(root, schema.GENOTYPES[0], offsets)
-    return fetch_end
+        sink.array(spec, values[spec.path])
 
 
 def _write_reference(root, fasta: FastaReader, contigs, contig_idx, lo, fetch_end, progress) -> None:
@@ -443,7 +481,7 @@ def _write_reference(root, fasta: FastaReader, contigs, contig_idx, lo, fetch_en
             disable=not progress,
         )
     ]  # fmt: skip
-    create(root, schema.REFERENCE, np.concatenate(windows) if windows else np.zeros(0, np.uint8))
+    sink_for(root).array(schema.REFERENCE, np.concatenate(windows) if windows else np.zeros(0, np.uint8))
 
 
 def _fasta_name(contig: str, fasta: FastaReader) -> str:
@@ -499,6 +537,7 @@ def _write_track(
     in file order, then region; samples that share a file share its rows (their offsets are
     equal). Rows stream into the store chunk by chunk (`RawAppender`).
     """
+    sink = sink_for(root)
     n_regions, n_samples = len(lo), len(samples)
     offsets = np.zeros((n_regions, n_samples, 2), np.int64)
     by_path: dict[str, list[int]] = {}
@@ -508,7 +547,7 @@ def _write_track(
     cols = [np.asarray(by_path[p], np.int64) for p in paths]
     lo, hi = np.asarray(lo, np.int64), np.asarray(hi, np.int64)
     specs = schema.track_specs(track.name)
-    rows = appender(root, specs[1:])
+    rows = sink.rows(specs[1:])
     the_plan = _track_reads.plan(paths, contigs, contig_idx, lo, hi, max_mem // 2)
     last_query = len(the_plan.groups) - 1
     with tqdm(total=len(paths), desc=f"track {track.name}", unit="file", disable=not progress) as bar:
@@ -521,4 +560,4 @@ def _write_track(
             if q == last_query:
                 bar.update(1)
     rows.close()
-    create(root, specs[0], offsets)
+    sink.array(specs[0], offsets)

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 
 from ._jit import kernel
+
+_PARALLEL = threading.Lock()
+"""One launch of the `parallel=True` kernels at a time per process: numba's workqueue layer
+(the one available here) aborts the process ("Terminating: Nested parallel kernel launch
+detected") when two threads launch at once, which two partitions of a write on a threaded
+dask worker (`processes=False`, or `threads_per_worker > 1`) did. Each launch already uses
+every core."""
 
 
 @kernel(parallel=True)
@@ -52,7 +61,8 @@ def sparse_calls(
     n_samples, ploidy = genotypes.shape[1], genotypes.shape[2]
     counts = np.zeros((n_regions, n_samples, ploidy), np.int64)
     if n_regions and genotypes.shape[0]:
-        count_calls(genotypes, alt_map, record_lo, record_hi, counts)
+        with _PARALLEL:
+            count_calls(genotypes, alt_map, record_lo, record_hi, counts)
     ends = np.cumsum(counts.ravel()).reshape(counts.shape)
     offsets = np.empty((n_regions, n_samples, ploidy, 2), np.int64)
     offsets[..., 1] = ends
@@ -60,6 +70,7 @@ def sparse_calls(
     total = int(ends.ravel()[-1]) if ends.size else 0
     variant_index = np.empty(total, np.int32)
     if total:
-        fill_calls(genotypes, alt_map, record_lo, record_hi, offsets, variant_index)
+        with _PARALLEL:
+            fill_calls(genotypes, alt_map, record_lo, record_hi, offsets, variant_index)
     offsets += base
     return offsets, variant_index

@@ -110,7 +110,21 @@ class BigWigFile:
         return out
 
     def intervals(self, contig: str, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(starts int64, ends int64, values float32) of the entries overlapping [lo, hi), unclipped."""
+        """(starts int64, ends int64, values float32) of the entries overlapping [lo, hi), unclipped.
+
+        A file cut short or damaged after its header was read (e.g. truncated while a write ran)
+        raises `InputFileError` naming it, not the decoder's struct/zlib/numpy error."""
+        try:
+            return self._intervals(contig, lo, hi)
+        except InputFileError:
+            raise
+        except (struct.error, zlib.error, ValueError, IndexError, OSError) as exc:
+            raise InputFileError(
+                f"{self.path} is not a readable BigWig file: its data over {contig}:{lo}-{hi} is cut short or "
+                f"damaged ({exc}). Fix: copy or re-create the file, then write again."
+            ) from None
+
+    def _intervals(self, contig: str, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         entry = self._chroms.get(contig)
         empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
         if entry is None or hi <= lo:

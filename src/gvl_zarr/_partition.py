@@ -1,0 +1,146 @@
+"""One partition of a write: the genotypes, reference and tracks of a region block × sample block.
+
+The same code runs in the writing process (`write`), in a dask task (`write(..., client=)`)
+and in `gvl-zarr write-partition`. A partition is idempotent: it starts from an empty part
+folder and writes its `done.json` last, so a killed one is simply run again.
+
+Region-level arrays (variant table, reference, annotation tracks, `fetch_end`) are written by
+the partitions of sample block 0 only; every partition of a region block computes the same
+`fetch_end` from the same variant records (records do not depend on the samples read), which
+its tracks need. Variant rows are numbered per region block (`RowMap` within the block): a
+record read by two region blocks is stored once per block.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import zarr
+
+from . import _plan
+from ._annotation import ANNOTATION
+from ._parts import DirectSink, PartSink, fresh_part, write_marker
+from .readers.base import TrackReader, VariantReader
+from .readers.bigwig import BigWigs
+from .readers.fasta import FastaReader
+from .readers.variants import open_variants
+
+
+@dataclass
+class Inputs:
+    """Opened inputs of a write; the variant reader is opened per sample block on demand."""
+
+    variants: Any
+    allow_unphased: bool
+    samples: list[str]
+    fasta: FastaReader | None
+    tracks: list[TrackReader]
+    annotations: list[TrackReader]
+    vcf: VariantReader | None = None
+    _blocks: dict[tuple[int, int], VariantReader] = field(default_factory=dict)
+
+    def variants_for(self, s0: int, s1: int) -> VariantReader | None:
+        if self.variants is None:
+            return None
+        if self.vcf is not None and (s0, s1) == (0, len(self.samples)):
+            return self.vcf
+        if (s0, s1) not in self._blocks:
+            self._blocks = {
+                (s0, s1): open_variants(self.variants, self.samples[s0:s1], allow_unphased=self.allow_unphased)
+            }
+        return self._blocks[(s0, s1)]
+
+    def close(self) -> None:
+        for track in self.tracks + self.annotations:
+            track.close()
+
+
+def open_inputs(plan: _plan.Plan) -> Inputs:
+    """Re-open the inputs recorded in `plan` (after `_plan.check_inputs`)."""
+    tracks = []
+    for t in plan.tracks:
+        track = BigWigs(t["name"], t["paths"])
+        track.source = t.get("source")
+        tracks.append(track)
+    annotations = [BigWigs(t["name"], t["paths"]) for t in plan.annotations]
+    fasta = FastaReader(plan.reference) if plan.reference is not None else None
+    return Inputs(plan.variants, plan.allow_unphased, plan.samples, fasta, tracks, annotations)
+
+
+def track_record(track: Any) -> dict[str, Any]:
+    """A track as `plan.json` records it."""
+    return {"name": track.name, "paths": dict(track.paths), "source": getattr(track, "source", None)}
+
+
+def track_stub(record: dict[str, Any]) -> SimpleNamespace:
+    """A stand-in with the name, paths and source of a recorded track (for provenance)."""
+    return SimpleNamespace(name=record["name"], paths=record["paths"], source=record.get("source"))
+
+
+def run_partition(tmp: str | os.PathLike, k: int, inputs: Inputs | None = None, progress: bool = False) -> None:
+    """Write partition `k` of the write planned in `tmp`.
+
+    Without `inputs` (another process), the inputs are re-opened from the plan after
+    checking they are unchanged since it was made.
+    """
+    tmp = os.fspath(tmp)
+    plan = _plan.load(tmp)
+    _, j, r0, r1, s0, s1 = plan.blocks(k)
+    _plan.check_inputs(plan, tmp)  # also between the partitions of one process: a file replaced mid-write
+    own = inputs is None
+    if own:
+        inputs = open_inputs(plan)
+    write_mod = importlib.import_module("gvl_zarr.write")  # looked up at call time (tests patch it)
+    try:
+        contig_idx, start, end = (a[r0:r1] for a in _plan.load_regions(tmp))
+        folder = fresh_part(tmp, k)
+        if plan.n_partitions == 1:
+            root = zarr.open_group(zarr.storage.LocalStore(tmp), mode="a", zarr_format=3)
+            for name in ("variants", "genotypes", "reference", "tracks"):
+                shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)  # left by a killed run
+            sink: DirectSink | PartSink = DirectSink(root)
+        else:
+            sink = PartSink(folder)
+        mj = plan.max_jitter
+        fetch_end = end + mj
+        vcf = inputs.variants_for(s0, s1)
+        skipped = 0
+        if vcf is not None:
+            before = vcf.n_symbolic_skipped
+            fetch_end = write_mod._write_genotypes(
+                sink, vcf, plan.contigs, contig_idx, start, end, mj,
+                inputs.fasta if j == 0 else None, progress, plan.max_mem, table=j == 0,
+            )  # fmt: skip
+            skipped = vcf.n_symbolic_skipped - before
+        if j == 0 and inputs.fasta is not None:
+            write_mod._write_reference(sink, inputs.fasta, plan.contigs, contig_idx, start - mj, fetch_end, progress)
+        samples = plan.samples[s0:s1]
+        for track in inputs.tracks:
+            write_mod._write_track(
+                sink, track, plan.contigs, contig_idx, start - mj, fetch_end, samples, progress, plan.max_mem
+            )
+        if j == 0:
+            for track in inputs.annotations:
+                write_mod._write_track(
+                    sink, track, plan.contigs, contig_idx, start - mj, fetch_end, [ANNOTATION], progress, plan.max_mem
+                )
+            np.save(folder / "fetch_end.npy", np.asarray(fetch_end, np.int64))
+        write_marker(
+            folder,
+            {
+                "partition": k,
+                "counts": sink.counts,
+                "n_symbolic_skipped": int(skipped),
+                "variants_kind": getattr(vcf, "kind", None),
+                "variants_path": getattr(vcf, "path", None),
+            },
+        )
+    finally:
+        if own:
+            inputs.close()
