@@ -21,7 +21,7 @@ import polars as pl
 import zarr
 from tqdm.auto import tqdm
 
-from . import _track_reads, schema
+from . import _track_reads, _variant_fields, schema
 from ._annotation import ANNOTATION, annotation_info, annotation_tracks
 from ._args import sample_list, track_list, whole_number
 from ._arrays import appender, create
@@ -85,6 +85,8 @@ def write(
     progress: bool = True,
     storage_options: dict[str, Any] | None = None,
     max_mem: int | str | None = None,
+    var_fields: Sequence[str] | None = None,
+    dosage_field: str = "DS",
 ) -> None:
     """Write a gvl_zarr dataset (a Zarr v3 store) for the regions of `bed`.
 
@@ -117,6 +119,13 @@ def write(
         max_mem: memory the write may use beyond the interpreter and its libraries, in bytes
             or as "512MiB", "2GB" (default 2 GiB). Sizes the BigWig queries and the intervals
             in flight between reader processes and the store; outputs do not depend on it.
+        var_fields: INFO and FORMAT fields of a VCF/BCF to store with the variants, returned by
+            `with_seqs("variants")` when named in `Dataset.open(..., var_fields=[...])`:
+            numeric fields with one value per ALT (Number=A, R or 1), e.g. ["AF", "dosage"].
+            INFO values are kept per variant, FORMAT values per ALT call. "dosage" is the
+            FORMAT field `dosage_field`; prefix a name ("INFO/DP", "FORMAT/GQ") when the
+            header declares it as both.
+        dosage_field: the FORMAT field that holds dosages (GenVarLoader's name for it).
     """
     if is_remote(path):  # first statement: locals() holds exactly the arguments
         args = {k: v for k, v in locals().items() if k not in ("path", "overwrite", "storage_options")}
@@ -142,6 +151,10 @@ def write(
     chosen = _choose_samples(vcf, tracks, samples)
     if vcf is not None and chosen != vcf.samples:
         vcf = open_variants(variants, chosen, allow_unphased=allow_unphased)
+    if var_fields and vcf is None:
+        raise InputFileError("var_fields needs variants= (a VCF/BCF with those fields).")
+    if vcf is not None:
+        _variant_fields.resolve(vcf, var_fields, dosage_field)
     fasta = FastaReader(reference) if reference is not None else None
 
     contigs = list(dict.fromkeys(bed_df["chrom"].to_list()))
@@ -384,6 +397,7 @@ def _write_genotypes(
     offsets = np.zeros((n_regions, n_samples, vcf.ploidy, 2), np.int64)
     acc = _Variants()
     call_rows = appender(root, schema.GENOTYPES[1:])  # streamed: calls outgrow memory first
+    fields = _variant_fields.FieldWriter(root, getattr(vcf, "fields", []))
     rowmap = RowMap()
     groups = group_spans(contig_idx, lo, hi, max_width=_variant_group_width(max_mem, n_samples, vcf.ploidy))
     for group in tqdm(groups, desc="genotypes", unit="region group", disable=not progress):
@@ -401,6 +415,7 @@ def _write_genotypes(
         alt_map, keep = rowmap.add(vcf_contig, query_end, block)
         group_offsets, calls = sparse_calls(block.genotypes, alt_map, rec_lo, rec_hi, acc.n_calls)
         offsets[group] = group_offsets
+        fields.add(block, keep, alt_map, rec_lo, rec_hi, group_offsets, acc.n_calls)
         acc.contig.append(np.full(len(keep), contig_idx[group[0]], np.int32))
         acc.pos.append(block.pos[keep])
         acc.ref.extend(block.ref[r].upper() for r in keep)
@@ -429,6 +444,7 @@ def _write_genotypes(
     for spec in schema.VARIANTS:
         create(root, spec, values[spec.path])
     call_rows.close()
+    fields.finish()
     create(root, schema.GENOTYPES[0], offsets)
     return fetch_end
 
