@@ -18,6 +18,7 @@ from ._region_labels import NameIndex, is_names, read_column
 from ._settings import Settings
 from .errors import DatasetIndexError, InputFileError, SettingsError
 from .readers.bed import read_bed
+from ._variant_fields import BUILTIN, check_requested
 from .variants import read_variants
 
 _COMPLEMENT = np.arange(256, dtype=np.uint8)
@@ -194,6 +195,9 @@ class Dataset:
         output_length: int | str | None = _UNSET,
         insertion_fill: Any = _UNSET,
         region_names: str | None = _UNSET,
+        var_fields: Sequence[str] = _UNSET,
+        min_af: float | bool | None = _UNSET,
+        max_af: float | bool | None = _UNSET,
     ) -> Dataset:
         """A new Dataset with some settings changed; this one is left as it is.
 
@@ -210,6 +214,10 @@ class Dataset:
             insertion_fill: see `with_insertion_fill`.
             region_names: a BED column stored with the regions (e.g. "name"); its values then
                 select regions in `subset_to`, `sel` and `ds["ENSG…", "NA12878"]`.
+            var_fields: fields of the "variants" output, from `available_var_fields`
+                (GenVarLoader's names: "alt", "ilen", "start", "ref", "dosage", INFO IDs).
+            min_af, max_af: bounds on the stored INFO/AF of the variants listed by the
+                "variants" output; False removes a bound (GenVarLoader's semantics).
         """
         changes: dict[str, Any] = {}
         if rng is not _UNSET and rng is not None:
@@ -222,6 +230,11 @@ class Dataset:
             changes["return_sequences"] = self._sequence_mode(return_sequences)
         if return_tracks is not _UNSET:
             changes["return_tracks"], changes["squeeze_tracks"] = self._track_selection(return_tracks)
+        if var_fields is not _UNSET:
+            changes["var_fields"] = check_requested(var_fields, self.available_var_fields, self._data.name)
+        for key, bound in (("min_af", min_af), ("max_af", max_af)):
+            if bound is not _UNSET:
+                changes[key] = self._af_bound(key, bound)
         for key, value in (
             ("jitter", jitter),
             ("transform", transform),
@@ -237,6 +250,31 @@ class Dataset:
         settings = dataclasses.replace(self.settings, **changes)
         self._check(settings)
         return Dataset(self._data, self._regions, self._samples, settings)
+
+    @property
+    def available_var_fields(self) -> list[str]:
+        """Fields the "variants" output can give: alt, ilen, start, ref and the INFO/FORMAT
+        fields the store was written with (`write(..., var_fields=[...])`)."""
+        if not self._data.has_genotypes:
+            return []
+        return [*BUILTIN, *self._data.var_fields]
+
+    @property
+    def active_var_fields(self) -> list[str]:
+        """Fields the "variants" output gives now (see `with_settings(var_fields=)`)."""
+        return list(self.settings.var_fields)
+
+    def _af_bound(self, key: str, value: float | bool | None) -> float | None:
+        if value is False or value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 <= value <= 1:
+            raise SettingsError(f"{key} must be an allele frequency in [0, 1], False or None; got {value!r}.")
+        if "AF" not in self._data.var_fields:
+            raise SettingsError(
+                f"{key} filters on INFO/AF, which {self._data.name} was not written with. "
+                "Fix: re-write it with write(..., var_fields=['AF']) from a VCF/BCF that has AF."
+            )
+        return float(value)
 
     # ------------------------------------------------- GenVarLoader-style names
     def with_len(self, output_length: int | str) -> Dataset:
@@ -435,7 +473,7 @@ class Dataset:
             return self._finish(outputs, ds_idx, r_local, s_local, shape)
         if st.return_sequences == "variants":
             return self._finish(
-                [read_variants(d, regions, samples, win, shape, st.rc_neg)], ds_idx, r_local, s_local, shape
+                [read_variants(d, regions, samples, win, shape, st)], ds_idx, r_local, s_local, shape
             )
         length = st.output_length if isinstance(st.output_length, int) else None
         if st.return_sequences == "reference":

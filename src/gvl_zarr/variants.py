@@ -2,22 +2,25 @@
 
 GenVarLoader's "variants" output kind. Vectorised over the batch's calls (no per-instance
 Python): calls are gathered as the haplotype read gathers them, kept where the variant
-overlaps [window start, + region_length), and wrapped as `Ragged` rows per haplotype.
+overlaps [window start, + region_length) (and its stored AF is within min_af/max_af), and
+wrapped as `Ragged` rows per haplotype, with the variant fields asked for (`var_fields`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._chunks import range_index
 from ._rows import reverse_rows
+from .errors import SettingsError
 from .ragged import Ragged
 
 if TYPE_CHECKING:
     from ._query import StoreData
+    from ._settings import Settings
 
 
 @dataclass(frozen=True)
@@ -26,17 +29,47 @@ class RaggedVariants:
 
     start: int32 0-based POS; ilen: int32 len(ALT) - len(REF); var_idxs: int32 rows of the
     store's variant table; alt: `Ragged` of `S1` with one row per variant, in the order of
-    start.data (all haplotypes back to back).
+    start.data (all haplotypes back to back). `ref` (when "ref" is in var_fields) is laid
+    out as `alt`. `extra` holds the other requested fields ("dosage", INFO IDs such as
+    "AF"), each laid out as `start`; `rv["AF"]` / `rv.dosage` read them by name.
     """
 
     start: Ragged
     ilen: Ragged
     var_idxs: Ragged
     alt: Ragged
+    ref: Ragged | None = None
+    extra: dict[str, Ragged] = field(default_factory=dict)
+    ref_len: np.ndarray | None = field(default=None, repr=False)  # len(REF) per variant, as start.data
 
     @property
     def shape(self) -> tuple[int, ...]:
         return self.start.shape
+
+    @property
+    def fields(self) -> list[str]:
+        """Names of the fields present, GenVarLoader's order (alt, start, ref, ilen, …)."""
+        return ["alt", "start", *(["ref"] if self.ref is not None else []), "ilen", *self.extra]
+
+    def __getitem__(self, name: str) -> Ragged:
+        """A field by name ("alt", "start", "ref", "ilen", "dosage", "AF", …)."""
+        if name in ("alt", "start", "ilen", "var_idxs") or (name == "ref" and self.ref is not None):
+            return getattr(self, name)
+        if name in self.extra:
+            return self.extra[name]
+        raise KeyError(f"RaggedVariants has no field {name!r}; it has {self.fields}. Ask for it with var_fields=.")
+
+    @property
+    def dosage(self) -> Ragged:
+        """Per-call dosages (`var_fields` must include "dosage")."""
+        return self["dosage"]
+
+    @property
+    def end(self) -> Ragged:
+        """0-based exclusive end of each variant's REF: start + len(REF) (GenVarLoader's
+        `end` when "ref" is asked for; without it GenVarLoader assumes atomised variants)."""
+        ref_len = self.ref_len if self.ref_len is not None else np.diff(self.ref.offsets)  # type: ignore[union-attr]
+        return Ragged.from_offsets((self.start.data + ref_len).astype(np.int32), self.shape, self.start.offsets)
 
 
 def read_variants(
@@ -45,40 +78,82 @@ def read_variants(
     samples: np.ndarray,
     win_starts: np.ndarray,
     shape: tuple[int, ...],
-    rc_neg: bool,
+    settings: Settings,
 ) -> RaggedVariants:
     """Variants of the batch's haplotypes overlapping each window (GenVarLoader 0.43.1's
-    rule: POS < window end and POS + len(REF) > window start). With rc_neg, ALT alleles of
-    '-' strand regions are reverse-complemented (their order and starts are kept), as
-    GenVarLoader does."""
+    rule: POS < window end and POS + len(REF) > window start), then those with min_af <=
+    AF <= max_af when a bound is set. With rc_neg, ALT (and REF) alleles of '-' strand
+    regions are reverse-complemented (their order and starts are kept), as GenVarLoader
+    does."""
     from ._query import _variant_batch
 
     v_pos, v_ref_len, alt_offsets, alt, calls, call_offsets, v_ids = _variant_batch(data, regions, samples)
     n, ploidy = call_offsets.shape[:2]
     lo = call_offsets[..., 0].ravel()
     lengths = call_offsets[..., 1].ravel() - lo
-    rows = calls[range_index(lo, lengths)].astype(np.int64)
+    call_idx = range_index(lo, lengths)  # positions in `calls` of every call, haplotype by haplotype
+    rows = calls[call_idx].astype(np.int64)
     hap = np.repeat(np.arange(n * ploidy), lengths)
     ws = np.repeat(win_starts, ploidy)[hap]
     pos = v_pos[rows].astype(np.int64)
     keep = (pos < ws + data.length) & (pos + v_ref_len[rows] > ws)
-    rows, hap = rows[keep], hap[keep]
+    ids = v_ids[rows] if len(v_ids) else rows  # stored variant rows
+    if settings.min_af is not None or settings.max_af is not None:
+        af = data.var_fields["AF"].take(ids[keep])
+        ok = np.ones(len(af), bool)  # NaN (missing AF) fails both bounds, as in GenVarLoader
+        if settings.min_af is not None:
+            ok &= af >= settings.min_af
+        if settings.max_af is not None:
+            ok &= af <= settings.max_af
+        keep[np.flatnonzero(keep)[~ok]] = False
+    rows, hap, ids = rows[keep], hap[keep], ids[keep]
     counts = np.bincount(hap, minlength=n * ploidy)
     offsets = np.zeros(n * ploidy + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])
-    a_lo, a_len = alt_offsets[rows], alt_offsets[rows + 1] - alt_offsets[rows]
-    alt_bytes = alt[range_index(a_lo, a_len)].view("S1")
-    a_off = np.zeros(len(rows) + 1, np.int64)
-    np.cumsum(a_len, out=a_off[1:])
-    if rc_neg:
+    neg_hap = None
+    if settings.rc_neg:
         neg_hap = np.repeat(data.r_strand[regions] == -1, ploidy)[hap]
-        if neg_hap.any():
-            reverse_rows(alt_bytes.view(np.uint8), a_off[:-1][neg_hap], a_len[neg_hap], complement=True)
-    ids = v_ids[rows] if len(v_ids) else rows
+        if not neg_hap.any():
+            neg_hap = None
+    a_lo, a_len = alt_offsets[rows], alt_offsets[rows + 1] - alt_offsets[rows]
+    alt_rag = _alleles(alt[range_index(a_lo, a_len)], None, a_len, neg_hap)
     lead = (*shape, ploidy)
+    rag = lambda values: Ragged.from_offsets(values, lead, offsets)  # noqa: E731
+    ref_rag = None
+    extra: dict[str, Ragged] = {}
+    for name in settings.var_fields:
+        if name in ("alt", "ilen", "start"):
+            continue
+        if name == "ref":
+            bounds = data.v_ref_offsets.take(np.stack([ids, ids + 1]))
+            ref_bytes, r_lo = data.v_ref.ranges(bounds[0], bounds[1])
+            ref_rag = _alleles(ref_bytes, r_lo, bounds[1] - bounds[0], neg_hap)
+        elif name not in data.var_fields:
+            raise SettingsError(f"{data.name} has no variant field {name!r}.")
+        elif data.var_field_sources[name] == "FORMAT":  # one value per call
+            stored_lo = data.call_offsets.take(regions, samples)[..., 0].ravel()
+            within = call_idx - np.repeat(lo, lengths)
+            global_calls = (np.repeat(stored_lo, lengths) + within)[keep]
+            extra[name] = rag(data.var_fields[name].take(global_calls))
+        else:
+            extra[name] = rag(data.var_fields[name].take(ids))
     return RaggedVariants(
-        start=Ragged.from_offsets(v_pos[rows].astype(np.int32), lead, offsets),
-        ilen=Ragged.from_offsets((a_len - v_ref_len[rows]).astype(np.int32), lead, offsets),
-        var_idxs=Ragged.from_offsets(ids.astype(np.int32), lead, offsets),
-        alt=Ragged.from_offsets(alt_bytes, len(rows), a_off),
+        start=rag(v_pos[rows].astype(np.int32)),
+        ilen=rag((a_len - v_ref_len[rows]).astype(np.int32)),
+        var_idxs=rag(ids.astype(np.int32)),
+        alt=alt_rag,
+        ref=ref_rag,
+        extra=extra,
+        ref_len=v_ref_len[rows].astype(np.int32),
     )
+
+
+def _alleles(buf: np.ndarray, lo: np.ndarray | None, length: np.ndarray, neg: np.ndarray | None) -> Ragged:
+    """One `S1` row per variant from rows buf[lo[i]:lo[i] + length[i]] (lo None: buf is
+    already those rows back to back), reverse-complemented where `neg`."""
+    data = (buf if lo is None else buf[range_index(lo, length)]).view("S1").copy()
+    off = np.zeros(len(length) + 1, np.int64)
+    np.cumsum(length, out=off[1:])
+    if neg is not None:
+        reverse_rows(data.view(np.uint8), off[:-1][neg], length[neg], complement=True)
+    return Ragged.from_offsets(data, len(length), off)
