@@ -53,9 +53,7 @@ class FieldSpec:
         return np.float32(np.nan) if self.dtype == "float32" else np.int32(INT_MISSING)
 
 
-def resolve(
-    reader: Any, var_fields: Sequence[str] | None, dosage_field: str = "DS"
-) -> list[FieldSpec]:
+def resolve(reader: Any, var_fields: Sequence[str] | None, dosage_field: str = "DS") -> list[FieldSpec]:
     """Match `var_fields` against `reader`'s header and hand the result to the reader.
 
     A name is an INFO or FORMAT ID ("AF", "DS"), optionally prefixed ("INFO/AF",

@@ -16,9 +16,9 @@ from ._kernels.jitter import hashed_shifts
 from ._query import StoreData
 from ._region_labels import NameIndex, is_names, read_column
 from ._settings import Settings
+from ._variant_fields import BUILTIN, check_requested
 from .errors import DatasetIndexError, InputFileError, SettingsError
 from .readers.bed import read_bed
-from ._variant_fields import BUILTIN, check_requested
 from .variants import read_variants
 
 _COMPLEMENT = np.arange(256, dtype=np.uint8)
@@ -472,9 +472,7 @@ class Dataset:
             outputs = _outputs.haplotype_outputs(d, st, regions, samples, win, shape, rng)
             return self._finish(outputs, ds_idx, r_local, s_local, shape)
         if st.return_sequences == "variants":
-            return self._finish(
-                [read_variants(d, regions, samples, win, shape, st)], ds_idx, r_local, s_local, shape
-            )
+            return self._finish([read_variants(d, regions, samples, win, shape, st)], ds_idx, r_local, s_local, shape)
         length = st.output_length if isinstance(st.output_length, int) else None
         if st.return_sequences == "reference":
             seq = _query.read_reference(d, regions, win, length)

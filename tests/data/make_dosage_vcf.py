@@ -19,7 +19,9 @@ HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "1kgp3.chr22_16.05-16.50Mb.2504s.norm.biallelic.vcf.gz"
 OUT = HERE / "dosages.chr22_16.049-16.140Mb.6s.vcf.gz"
 SAMPLES = ["NA12878", "HG00096", "HG00097", "NA18486", "NA19238", "HG01595"]
-DS_HEADER = '##FORMAT=<ID=DS,Number=A,Type=Float,Description="Alternate allele dosage (made from GT, see make_dosage_vcf.py)">'
+DS_HEADER = (
+    '##FORMAT=<ID=DS,Number=A,Type=Float,Description="Alternate allele dosage (made from GT, see make_dosage_vcf.py)">'
+)
 
 
 def dosage(gt: str, pos: int, s: int, record: int) -> str:
