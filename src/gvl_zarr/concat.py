@@ -299,7 +299,8 @@ def _concat_samples(root: Any, sources: list[_Source]) -> dict:
 
 def _attrs(sources: list[_Source], contigs: list[str], n_samples: int, columns: list[str], axis: str) -> dict:
     first = sources[0].attrs
-    attrs = {k: v for k, v in first.items() if k != schema.COMPLETE_ATTR}
+    # variant fields (write(..., var_fields=)) are not joined: the result has none
+    attrs = {k: v for k, v in first.items() if k not in (schema.COMPLETE_ATTR, "var_fields")}
     inputs = dict(first.get("inputs") or {})
     inputs["bed"] = f"concat along {axis} of " + ", ".join(s.name for s in sources)
     attrs.update({"contigs": contigs, "n_samples": n_samples, "region_columns": columns, "inputs": inputs})

@@ -355,6 +355,13 @@ class Dataset:
                 "return_sequences='variants' returns no tracks; use with_tracks(False), or 'haplotypes' for "
                 "tracks realigned to haplotypes."
             )
+        if s.return_sequences == "variants" and isinstance(s.output_length, int):
+            # GenVarLoader 0.43.1 refuses an int length with variants too; "variable" it
+            # answers with the same ragged variants, and so does this
+            raise SettingsError(
+                f"return_sequences='variants' gives ragged rows of variants; output length {s.output_length} "
+                "does not apply. Fix: with_len('ragged') (or 'variable', the same for variants)."
+            )
         if s.transform is not None and not callable(s.transform):
             raise SettingsError("transform must be callable.")
         _settings_ext.check_length(s, self._data)

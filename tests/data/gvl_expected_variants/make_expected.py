@@ -1,9 +1,9 @@
-"""Expected "variants" outputs of GenVarLoader 0.43.1 with variant fields, for
-tests/test_variant_fields.py.
+"""Expected outputs of GenVarLoader 0.43.1 for tests/test_variant_fields.py: "variants"
+with variant fields, and spliced transcripts with with_len("variable").
 
 Run with the interpreter that has GenVarLoader 0.43.1 (benchmarks/.venv-gvl):
 
-    benchmarks/.venv-gvl/bin/python tests/data/gvl_expected_fields/make_expected.py [OUT_DIR]
+    benchmarks/.venv-gvl/bin/python tests/data/gvl_expected_variants/make_expected.py [OUT_DIR]
 
 Input: tests/data/dosages.chr22_16.049-16.140Mb.6s.vcf.gz (see make_dosage_vcf.py), copied
 into a temporary folder first (GenVarLoader and genoray write side files next to it).
@@ -19,6 +19,11 @@ sample, ploidy) ragged array in GenVarLoader's sample order:
 - vcf_*: the VCF-backed dataset, var_fields ["alt", "ilen", "start", "ref", "AF"].
 - af_*: the same with min_af=0.05, max_af=0.5.
 - svar_*: the SVAR-backed dataset, var_fields ["alt", "ilen", "start", "dosage"].
+
+spliced_variable.npz: the spliced dataset of tests/data/gvl_expected_b/make_expected.py
+(POTEH, OR11H1, IL17RA exons; SPLICE_SAMPLES) read with with_len("variable"): haplotypes
+(transcript, sample, ploidy, longest) and reference (transcript, sample, longest) as uint8,
+samples in GenVarLoader's order.
 """
 
 from __future__ import annotations
@@ -118,6 +123,38 @@ def main(out_dir: Path) -> None:
         assert ds.samples == out["samples"].tolist()
         _save(out, "svar", ds[:, :], fields)
     np.savez_compressed(out_dir / "fields.npz", **out)
+    spliced_variable(out_dir, version)
+
+
+def spliced_variable(out_dir: Path, version: str) -> None:
+    import genvarloader as gvl
+    from genoray import VCF
+
+    sys.path.insert(0, str(DATA / "gvl_expected_b"))
+    import make_expected as b  # the spliced dataset's inputs
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        files = b.copy_inputs(tmp)
+        gvl.write(
+            tmp / "spliced.gvl",
+            b.exon_bed(),
+            variants=VCF(files["vcf"]),
+            samples=list(b.SPLICE_SAMPLES),
+            overwrite=True,
+        )
+        ds = gvl.Dataset.open(
+            tmp / "spliced.gvl", reference=files["fasta"], splice_info=("transcript_id", "exon_number")
+        ).with_len("variable")
+        haps = ds.with_seqs("haplotypes")[:, :]
+        ref = ds.with_seqs("reference")[:, :]
+        np.savez_compressed(
+            out_dir / "spliced_variable.npz",
+            version=version,
+            samples=np.array(ds.samples),
+            haplotypes=np.asarray(haps).view(np.uint8),
+            reference=np.asarray(ref).view(np.uint8),
+        )
 
 
 if __name__ == "__main__":
