@@ -194,6 +194,7 @@ def test_fields_in_the_dataloader(fields_store: Path) -> None:
     ds = gvl.Dataset.open(fields_store, return_sequences="variants", var_fields=["alt", "ref", "dosage"])
     start, ilen, ids, alt, ref, dosage = next(iter(ds.to_dataloader(batch_size=30)))
     rv = ds[:30]
+    assert start.size(0) == ilen.size(0) == ids.size(0) == 60 and alt.size(0) == len(rv.start.data)
     assert dosage.is_nested and dosage.size(0) == 60
     np.testing.assert_array_equal(dosage.values().numpy(), rv.dosage.data)
     assert ref.size(0) == len(rv.start.data)
