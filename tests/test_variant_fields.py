@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import cyvcf2
@@ -161,8 +162,16 @@ def test_field_errors_name_file_field_and_fix(tmp_path: Path, fields_store: Path
         gvl.write(tmp_path / "a.gvl", bed, variants=VCF_DS, var_fields=["dosage"], dosage_field="GP", progress=False)
     with pytest.raises(gvl.InputFileError, match=r"INFO/VT is Number=\., Type=String.*Fix"):
         gvl.write(tmp_path / "a.gvl", bed, variants=VCF_DS, var_fields=["VT"], progress=False)
-    with pytest.raises(gvl.InputFileError, match=r"PGEN .*\.pgen: var_fields \['dosage'\].*VCF/BCF"):
-        gvl.write(tmp_path / "a.gvl", bed, variants=PGEN, var_fields=["dosage"], progress=False)
+    with pytest.raises(gvl.InputFileError, match=r"PGEN .*\.pgen has no INFO/FORMAT field 'AF'.*FORMAT/DS"):
+        gvl.write(tmp_path / "a.gvl", bed, variants=PGEN, var_fields=["AF"], progress=False)
+    vcz = tmp_path / "x.vcz"
+    subprocess.run(
+        [sys.executable, "-m", "bio2zarr", "vcf2zarr", "convert", "-Q", "-p", "0", VCF_DS, vcz],
+        check=True,
+        capture_output=True,
+    )
+    with pytest.raises(gvl.InputFileError, match=r"VCF Zarr .*x\.vcz: var_fields \['dosage'\].*VCF/BCF files only"):
+        gvl.write(tmp_path / "a.gvl", bed, variants=vcz, var_fields=["dosage"], progress=False)
     assert not (tmp_path / "a.gvl").exists()
     ds = gvl.Dataset.open(fields_store, return_sequences="variants")
     with pytest.raises(gvl.SettingsError, match=r"var_fields \['DP'\] are not in .*write\(\.\.\., var_fields="):
@@ -248,3 +257,30 @@ if _gvl_python() is not None:
                 assert set(live.files) == set(want)
                 for key in live.files:
                     np.testing.assert_array_equal(live[key], want[key], err_msg=f"{name}: {key}")
+
+
+def test_pgen_dosages_count_alt_alleles_of_plink2_export(tmp_path: Path) -> None:
+    """A PGEN's dosage (pgenlib; hard calls here) of each call is the number of copies of
+    that ALT the sample carries in plink2's own VCF export, multiallelic ALTs included."""
+    pgen = DATA / "chr21_phase3_start.pgen"
+    vcf = DATA / "chr21_phase3_start.plink2.vcf.gz"
+    samples = ["NA12878", "HG00096", "HG00097", "NA18486"]
+    bed = pl.DataFrame({"chrom": ["21"], "chromStart": [9_411_000], "chromEnd": [9_420_000]})
+    path = tmp_path / "pgen.gvl"
+    gvl.write(path, bed, variants=pgen, samples=samples, var_fields=["dosage"], allow_unphased=True, progress=False)
+    rv = gvl.Dataset.open(path, jitter=0, return_sequences="variants", var_fields=["dosage"])[0, :]
+    reader = cyvcf2.VCF(str(vcf), samples=samples)
+    col = [reader.samples.index(s) for s in samples]
+    copies = {}
+    for rec in reader:
+        gt = rec.genotype.array()[col, :2]
+        for k, alt in enumerate(rec.ALT, start=1):
+            for s in range(len(samples)):
+                copies[(rec.POS - 1, alt, s)] = float((gt[s] == k).sum())
+    alt_seqs = [rv.alt.row(i).tobytes().decode() for i in range(len(rv.start.data))]
+    n_multi = 0
+    for i in range(len(rv.start.data)):
+        s = (int(np.searchsorted(rv.start.offsets, i, side="right")) - 1) // 2
+        assert rv.dosage.data[i] == copies[(int(rv.start.data[i]), alt_seqs[i], s)], i
+        n_multi += int(rv.start.data[i]) + 1 in (9415721, 9417961, 9418260)
+    assert n_multi > 0 and set(np.unique(rv.dosage.data)) <= {1.0, 2.0}

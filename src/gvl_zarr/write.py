@@ -125,7 +125,8 @@ def write(
             INFO values are kept per variant, FORMAT values per ALT call. "dosage" is the
             FORMAT field `dosage_field`; prefix a name ("INFO/DP", "FORMAT/GQ") when the
             header declares it as both.
-        dosage_field: the FORMAT field that holds dosages (GenVarLoader's name for it).
+        dosage_field: the FORMAT field that holds dosages (GenVarLoader's name for it). A PGEN
+            input offers its dosages only, as FORMAT/DS (var_fields=["dosage"]).
     """
     if is_remote(path):  # first statement: locals() holds exactly the arguments
         args = {k: v for k, v in locals().items() if k not in ("path", "overwrite", "storage_options")}
