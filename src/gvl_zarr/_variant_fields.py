@@ -106,9 +106,8 @@ def resolve(reader: Any, var_fields: Sequence[str] | None, dosage_field: str = "
 def unsupported(reader: Any, var_fields: Sequence[str]) -> InputFileError:
     """The error for a format whose reader has no variant fields."""
     return InputFileError(
-        f"{reader.kind} {reader.path}: var_fields {list(var_fields)} can be read from VCF/BCF files only. "
-        "Fix: write from the VCF/BCF the file was made from (e.g. `plink2 --pfile x --export vcf-4.2 "
-        "vcf-dosage=DS`), or write without var_fields."
+        f"{reader.kind} {reader.path}: var_fields {list(var_fields)} can be read from VCF/BCF files only "
+        "(and dosages from PGEN). Fix: write from the VCF/BCF the file was made from, or without var_fields."
     )
 
 
