@@ -91,6 +91,42 @@ def test_fields_equal_genvarloader(fields_store: Path, want) -> None:
     assert again.ref is None and list(again.extra) == ["dosage"]
 
 
+def test_pad_rc_union_and_nested_equal_genvarloader(fields_store: Path, want) -> None:
+    """GenVarLoader 0.43.1's RaggedVariants helpers and unphased_union on the same data."""
+    fields = ["alt", "ilen", "start", "ref", "AF"]
+    ds = _open(fields_store, want, var_fields=fields)
+    rv = ds[:, :]
+    padded = rv.pad(AF=-1.0)
+    _check(padded, want, "pad", fields)
+    empty = np.diff(rv.start.offsets) == 0
+    assert empty.any() and (padded.var_idxs.data[padded.start.data == -1] == -1).all()
+    with pytest.raises(ValueError, match=r"pad values missing for fields \['AF'\]"):
+        rv.pad()
+    flat = ds[np.arange(30) // 6, np.arange(30) % 6]
+    assert flat.shape == (30, 2)
+    flipped = flat.rc_(np.arange(30) % 3 == 0)
+    for name in ("alt", "ref"):
+        np.testing.assert_array_equal(flipped[name].data.view(np.uint8), want[f"rc_{name}"])
+        np.testing.assert_array_equal(np.diff(flipped[name].offsets), want[f"rc_{name}_lengths"])
+    assert not np.array_equal(flipped.alt.data, flat.alt.data)
+    nested = rv.to_nested_tensor_batch(tokenizer="seqpro")
+    for key, value in nested.items():
+        if isinstance(value, int):
+            assert value == int(want[f"nested_{key}"]), key
+        else:
+            np.testing.assert_array_equal(value.values().numpy(), want[f"nested_{key}"], err_msg=key)
+            np.testing.assert_array_equal(value.offsets().numpy(), want[f"nested_{key}_offsets"], err_msg=key)
+    assert set(nested) == {k[len("nested_") :] for k in want if k.startswith("nested_") and not k.endswith("_offsets")}
+    union = ds.with_settings(var_fields=["alt", "ilen", "start"], unphased_union=True)[:, :]
+    assert union.shape == (5, 6, 1)
+    for name in ("ilen", "start"):
+        np.testing.assert_array_equal(union[name].offsets, want[f"union_{name}_offsets"])
+        np.testing.assert_array_equal(union[name].data, want[f"union_{name}"])
+    np.testing.assert_array_equal(union.alt.data.view(np.uint8), want["union_alt"])
+    with pytest.raises(gvl.SettingsError, match="unphased_union folds haplotypes"):
+        ds.with_settings(unphased_union=True).with_seqs("haplotypes")
+
+
 def test_af_filter_equals_genvarloader(fields_store: Path, want) -> None:
     ds = _open(fields_store, want, var_fields=["alt", "ilen", "start", "ref", "AF"], min_af=0.05, max_af=0.5)
     rv = ds[:, :]

@@ -40,6 +40,8 @@ class Settings:
             "ref", and the INFO/FORMAT fields the store was written with ("AF", "dosage").
         min_af, max_af: keep only variants whose stored INFO/AF is >= min_af / <= max_af
             in the "variants" output (GenVarLoader's filter; None: no bound).
+        unphased_union: the "variants" output folds each instance's haplotypes onto one row
+            (haplotype 0's variants, then haplotype 1's), for unphased calls.
     """
 
     jitter: int = 0
@@ -58,3 +60,4 @@ class Settings:
     var_fields: tuple[str, ...] = ("alt", "ilen", "start")
     min_af: float | None = None
     max_af: float | None = None
+    unphased_union: bool = False

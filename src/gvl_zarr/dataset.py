@@ -198,6 +198,7 @@ class Dataset:
         var_fields: Sequence[str] = _UNSET,
         min_af: float | bool | None = _UNSET,
         max_af: float | bool | None = _UNSET,
+        unphased_union: bool = _UNSET,
     ) -> Dataset:
         """A new Dataset with some settings changed; this one is left as it is.
 
@@ -218,6 +219,8 @@ class Dataset:
                 (GenVarLoader's names: "alt", "ilen", "start", "ref", "dosage", INFO IDs).
             min_af, max_af: bounds on the stored INFO/AF of the variants listed by the
                 "variants" output; False removes a bound (GenVarLoader's semantics).
+            unphased_union: "variants" rows of shape (batch, 1): each instance's haplotypes
+                folded onto one row (GenVarLoader's option for unphased calls).
         """
         changes: dict[str, Any] = {}
         if rng is not _UNSET and rng is not None:
@@ -244,6 +247,7 @@ class Dataset:
             ("return_indices", return_indices),
             ("seed", seed),
             ("region_names", region_names),
+            ("unphased_union", unphased_union),
         ):
             if value is not _UNSET:
                 changes[key] = value
@@ -354,6 +358,11 @@ class Dataset:
             raise SettingsError(
                 "return_sequences='variants' returns no tracks; use with_tracks(False), or 'haplotypes' for "
                 "tracks realigned to haplotypes."
+            )
+        if s.unphased_union and s.return_sequences in ("haplotypes", "annotated"):
+            raise SettingsError(
+                f"unphased_union folds haplotypes together, so it does not apply to {s.return_sequences!r} output. "
+                "Fix: with_seqs('variants') in the same call, or with_settings(unphased_union=False)."
             )
         if s.return_sequences == "variants" and isinstance(s.output_length, int):
             # GenVarLoader 0.43.1 refuses an int length with variants too; "variable" it

@@ -8,8 +8,9 @@ wrapped as `Ragged` rows per haplotype, with the variant fields asked for (`var_
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -68,8 +69,105 @@ class RaggedVariants:
     def end(self) -> Ragged:
         """0-based exclusive end of each variant's REF: start + len(REF) (GenVarLoader's
         `end` when "ref" is asked for; without it GenVarLoader assumes atomised variants)."""
-        ref_len = self.ref_len if self.ref_len is not None else np.diff(self.ref.offsets)  # type: ignore[union-attr]
-        return Ragged.from_offsets((self.start.data + ref_len).astype(np.int32), self.shape, self.start.offsets)
+        return Ragged.from_offsets(
+            (self.start.data + self._ref_lengths()).astype(np.int32), self.shape, self.start.offsets
+        )
+
+    def pad(
+        self, allele: str | bytes = b"N", ilen: int = 0, start: int = -1, dosage: float = 0.0, **pad_values: float
+    ) -> RaggedVariants:
+        """A copy where every haplotype without variants holds one placeholder variant
+        (GenVarLoader 0.43.1's `pad`): `allele` as its ALT (and REF), the given ilen, start
+        and dosage, var_idxs -1, and `pad_values[name]` for other fields (each needed)."""
+        if isinstance(allele, str):
+            allele = allele.encode()
+        values: dict[str, float] = {"dosage": dosage, **pad_values}
+        missing = [name for name in self.extra if name not in values]
+        if missing:
+            raise ValueError(f"pad values missing for fields {missing}; pass them as keywords, e.g. pad(AF=0.0).")
+        empty = np.diff(self.start.offsets) == 0
+        counts = np.diff(self.start.offsets) + empty
+        offsets = np.zeros(len(counts) + 1, np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        # new position of every existing variant, and of every placeholder
+        old_pos = np.arange(len(self.start.data)) + np.repeat(np.cumsum(empty) - empty, np.diff(self.start.offsets))
+        new_pos = offsets[:-1][empty]
+
+        def numeric(r: Ragged, fill: float) -> Ragged:
+            data = np.empty(offsets[-1], r.data.dtype)
+            data[old_pos] = r.data[: len(old_pos)]
+            data[new_pos] = fill
+            return Ragged.from_offsets(data, self.shape, offsets)
+
+        def alleles(r: Ragged) -> Ragged:
+            lengths = np.empty(offsets[-1], np.int64)
+            lengths[old_pos] = np.diff(r.offsets)
+            lengths[new_pos] = len(allele)
+            a_off = np.zeros(len(lengths) + 1, np.int64)
+            np.cumsum(lengths, out=a_off[1:])
+            data = np.empty(a_off[-1], "S1")
+            data[range_index(a_off[:-1][old_pos], lengths[old_pos])] = r.data[: r.offsets[-1]]
+            data[range_index(a_off[:-1][new_pos], lengths[new_pos])] = np.tile(
+                np.frombuffer(allele, "S1"), len(new_pos)
+            )
+            return Ragged.from_offsets(data, len(lengths), a_off)
+
+        return RaggedVariants(
+            start=numeric(self.start, start),
+            ilen=numeric(self.ilen, ilen),
+            var_idxs=numeric(self.var_idxs, -1),
+            alt=alleles(self.alt),
+            ref=alleles(self.ref) if self.ref is not None else None,
+            extra={name: numeric(r, values[name]) for name, r in self.extra.items()},
+            ref_len=numeric(Ragged.from_offsets(self._ref_lengths(), self.shape, self.start.offsets), len(allele)).data,
+        )
+
+    def rc_(self, to_rc: np.ndarray | None = None) -> RaggedVariants:
+        """A copy with the ALT (and REF) alleles of batch entries `to_rc` (bool per entry of
+        the first axis; default all) reverse-complemented, as GenVarLoader 0.43.1's `rc_`."""
+        n = self.shape[0]
+        mask = np.ones(n, bool) if to_rc is None else np.asarray(to_rc, bool).reshape(n)
+        per_row = np.repeat(mask, int(np.prod(self.shape[1:])))
+        per_variant = np.repeat(per_row, np.diff(self.start.offsets))
+
+        def flipped(r: Ragged) -> Ragged:
+            data = r.data.copy()
+            lengths = np.diff(r.offsets)
+            reverse_rows(data.view(np.uint8), r.offsets[:-1][per_variant], lengths[per_variant], complement=True)
+            return Ragged.from_offsets(data, r.shape, r.offsets)
+
+        return dataclasses.replace(self, alt=flipped(self.alt), ref=flipped(self.ref) if self.ref is not None else None)
+
+    def to_nested_tensor_batch(self, device: Any = "cpu", tokenizer: Any = None) -> dict[str, Any]:
+        """The fields as torch nested tensors, as GenVarLoader 0.43.1: numeric fields
+        (start, ilen, dosage, …) of shape (batch * ploidy, ~variants), alleles (alt, ref) of
+        shape (variants, ~length), plus "max_n_vars" and "max_<allele>_len". tokenizer: None
+        (ASCII codes), "seqpro" (A, C, G, T → 0-3, others 4) or a callable on the `S1` bytes."""
+        from .torch_loader import to_nested_tensor
+
+        batch: dict[str, Any] = {"max_n_vars": int(np.diff(self.start.offsets).max(initial=0))}
+        for name in self.fields:
+            r = self[name]
+            if name in ("alt", "ref"):
+                batch[f"max_{name}_len"] = int(np.diff(r.offsets).max(initial=0))
+                if tokenizer is not None:
+                    codes = _seqpro_tokens(r.data) if tokenizer == "seqpro" else np.asarray(tokenizer(r.data))
+                    r = Ragged.from_offsets(codes, r.shape, r.offsets)
+            flat = Ragged.from_offsets(r.data, int(np.prod(r.shape)), r.offsets)
+            batch[name] = to_nested_tensor(flat).to(device)
+        return batch
+
+    def _ref_lengths(self) -> np.ndarray:
+        return self.ref_len if self.ref_len is not None else np.diff(self.ref.offsets)  # type: ignore[union-attr]
+
+
+_SEQPRO = np.full(256, 4, np.uint8)
+_SEQPRO[np.frombuffer(b"ACGT", np.uint8)] = np.arange(4)
+
+
+def _seqpro_tokens(data: np.ndarray) -> np.ndarray:
+    """seqpro's DNA tokens (A, C, G, T → 0-3, anything else 4), as GenVarLoader uses them."""
+    return _SEQPRO[data.view(np.uint8)]
 
 
 def read_variants(
@@ -82,9 +180,9 @@ def read_variants(
 ) -> RaggedVariants:
     """Variants of the batch's haplotypes overlapping each window (GenVarLoader 0.43.1's
     rule: POS < window end and POS + len(REF) > window start), then those with min_af <=
-    AF <= max_af when a bound is set. With rc_neg, ALT (and REF) alleles of '-' strand
-    regions are reverse-complemented (their order and starts are kept), as GenVarLoader
-    does."""
+    AF <= max_af when a bound is set (rows of shape (batch, 1) with unphased_union). With
+    rc_neg, ALT (and REF) alleles of '-' strand regions are reverse-complemented (their order
+    and starts are kept), as GenVarLoader does."""
     from ._query import _variant_batch
 
     v_pos, v_ref_len, alt_offsets, alt, calls, call_offsets, v_ids = _variant_batch(data, regions, samples)
@@ -110,6 +208,9 @@ def read_variants(
     counts = np.bincount(hap, minlength=n * ploidy)
     offsets = np.zeros(n * ploidy + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])
+    lead = (*shape, ploidy)
+    if settings.unphased_union:  # GenVarLoader's fold: one row per instance, haplotype 0's calls then 1's
+        offsets, lead = np.ascontiguousarray(offsets[::ploidy]), (*shape, 1)
     neg_hap = None
     if settings.rc_neg:
         neg_hap = np.repeat(data.r_strand[regions] == -1, ploidy)[hap]
@@ -117,7 +218,6 @@ def read_variants(
             neg_hap = None
     a_lo, a_len = alt_offsets[rows], alt_offsets[rows + 1] - alt_offsets[rows]
     alt_rag = _alleles(alt[range_index(a_lo, a_len)], None, a_len, neg_hap)
-    lead = (*shape, ploidy)
     rag = lambda values: Ragged.from_offsets(values, lead, offsets)  # noqa: E731
     ref_rag = None
     extra: dict[str, Ragged] = {}

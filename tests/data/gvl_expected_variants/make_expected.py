@@ -12,12 +12,16 @@ GenVarLoader 0.43.1 serves INFO fields from the variant index genoray writes nex
 scalar ones: a Number=A field such as AF is a list column there and is not offered, so the
 copy's header declares AF Number=1, which means the same for these biallelic records), and
 dosages only from a SparseVar (.svar) written `with_dosages=True`; all three are done here.
-Regions: REGIONS (1 kb, GenVarLoader uses them as given; gvl_zarr with length=1000 gives
+Regions: STARTS (1 kb, GenVarLoader uses them as given; gvl_zarr with length=1000 gives
 the same windows). Arrays written to fields.npz, each (data, offsets) of a (region,
 sample, ploidy) ragged array in GenVarLoader's sample order:
 
 - vcf_*: the VCF-backed dataset, var_fields ["alt", "ilen", "start", "ref", "AF"].
 - af_*: the same with min_af=0.05, max_af=0.5.
+- pad_*: `RaggedVariants.pad(AF=-1.0)` of the vcf_ output; rc_*: `rc_(RC_MASK)` alleles of
+  all 30 instances as a 1-D batch; nested_*: the vcf_ output's
+  `to_nested_tensor_batch(tokenizer="seqpro")` (values and offsets per field).
+- union_*: alt, ilen, start with `unphased_union=True` (rows of shape (region, sample, 1)).
 - svar_*: the SVAR-backed dataset, var_fields ["alt", "ilen", "start", "dosage"].
 
 spliced_variable.npz: the spliced dataset of tests/data/gvl_expected_b/make_expected.py
@@ -46,6 +50,7 @@ STARTS = [16049600, 16051800, 16055400, 16063900, 16136300]
 STRANDS = ["+", "-", "+", "+", "-"]
 LENGTH = 1000
 MIN_AF, MAX_AF = 0.05, 0.5
+RC_MASK = np.arange(30) % 3 == 0
 
 
 def regions() -> pl.DataFrame:
@@ -112,6 +117,20 @@ def main(out_dir: Path) -> None:
         out["samples"] = np.array(ds.samples)
         assert sorted(ds.available_var_fields) == sorted(["alt", "ilen", "start", "ref", "AF"]), ds.available_var_fields
         _save(out, "vcf", ds[:, :], fields)
+        rv = ds[:, :]
+        _save(out, "pad", rv.pad(AF=-1.0), fields)
+        flat = ds[np.arange(30) // 6, np.arange(30) % 6]  # rc_ takes one flag per entry of (batch, ploidy)
+        assert flat.shape[:2] == (30, 2), flat.shape
+        _save(out, "rc", flat.rc_(RC_MASK), ["alt", "ref"])
+        nested = rv.to_nested_tensor_batch(tokenizer="seqpro")
+        for key, value in nested.items():
+            if isinstance(value, int):
+                out[f"nested_{key}"] = np.array(value)
+            else:
+                out[f"nested_{key}"] = value.values().numpy()
+                out[f"nested_{key}_offsets"] = value.offsets().numpy()
+        union = ds.with_settings(var_fields=["alt", "ilen", "start"], unphased_union=True)
+        _save(out, "union", union[:, :], ["alt", "ilen", "start"])
         ds = ds.with_settings(min_af=MIN_AF, max_af=MAX_AF)
         _save(out, "af", ds[:, :], fields)
 
