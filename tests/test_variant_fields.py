@@ -320,3 +320,17 @@ def test_pgen_dosages_count_alt_alleles_of_plink2_export(tmp_path: Path) -> None
         assert rv.dosage.data[i] == copies[(int(rv.start.data[i]), alt_seqs[i], s)], i
         n_multi += int(rv.start.data[i]) + 1 in (9415721, 9417961, 9418260)
     assert n_multi > 0 and set(np.unique(rv.dosage.data)) <= {1.0, 2.0}
+
+
+def test_cli_writes_and_shows_variant_fields(tmp_path: Path, fields_store: Path) -> None:
+    bed = tmp_path / "regions.bed"
+    _regions().select("chrom", "chromStart", "chromEnd").write_csv(bed, separator="\t", include_header=False)
+    out = tmp_path / "cli.gvl"
+    cmd = [sys.executable, "-m", "gvl_zarr.cli", "write", str(out), str(bed), "--variants", str(VCF_DS)]
+    cmd += ["--length", "1000", "--var-fields", "AF,dosage", "--quiet"]
+    subprocess.run(cmd, check=True, capture_output=True)
+    assert gvl.Dataset.open(out, return_sequences="variants").available_var_fields == ALL
+    shown = subprocess.run(
+        [sys.executable, "-m", "gvl_zarr.cli", "info", str(fields_store)], check=True, capture_output=True, text=True
+    ).stdout
+    assert "variant fields: AF (INFO/AF, float32), dosage (FORMAT/DS, float32)" in shown

@@ -47,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
         '{"endpoint_url": "https://minio.example.org"}}\'',
     )
     w.add_argument(
+        "--var-fields",
+        default=None,
+        metavar="NAMES",
+        help="comma-separated INFO/FORMAT fields of the VCF/BCF to store with the variants, e.g. AF,dosage",
+    )
+    w.add_argument("--dosage-field", default="DS", help="FORMAT field that holds dosages (default DS)")
+    w.add_argument(
         "--max-mem",
         default=None,
         help="memory the write may use beyond the interpreter, e.g. 512MiB or 2GB (default 2GiB)",
@@ -109,6 +116,8 @@ def _write(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         max_mem=args.max_mem,
         storage_options=_json_options(args.storage_options),
+        var_fields=[f.strip() for f in args.var_fields.split(",") if f.strip()] if args.var_fields else None,
+        dosage_field=args.dosage_field,
     )
     print(f"wrote {args.path}")
     return 0
