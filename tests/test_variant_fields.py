@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import cyvcf2
@@ -17,6 +18,7 @@ import zarr
 
 import gvl_zarr as gvl
 from _gvl_expected_b import make_expected as splice_inputs
+from _inputs import bgzip, kit_lines
 from conftest import DATA, FASTA, VCF
 
 EXPECTED = DATA / "gvl_expected_variants"
@@ -334,3 +336,44 @@ def test_cli_writes_and_shows_variant_fields(tmp_path: Path, fields_store: Path)
         [sys.executable, "-m", "gvl_zarr.cli", "info", str(fields_store)], check=True, capture_output=True, text=True
     ).stdout
     assert "variant fields: AF (INFO/AF, float32), dosage (FORMAT/DS, float32)" in shown
+
+
+def test_format_fields_per_alt_of_multiallelic_records(tmp_path: Path) -> None:
+    """A Number=R FORMAT field (AD) gives each ALT call its own allele's value, a Number=1
+    one (GQ) the sample's value; missing Integer values read as -2147483648."""
+    header, records = kit_lines()
+    keep = [0, 1, 2]  # three samples of the kit's records in 22:16.05-16.12 Mb
+    lines = [*header[:-1], '##FORMAT=<ID=AD,Number=R,Type=Integer,Description="allele depth (made up)">']
+    lines += ['##FORMAT=<ID=GQ,Number=1,Type=Integer,Description="genotype quality (made up)">']
+    lines.append("\t".join(header[-1].split("\t")[: 9 + len(keep)]))
+    truth = {}
+    for r, line in enumerate(records):
+        cols = line.split("\t")
+        if not 16_050_000 <= int(cols[1]) < 16_120_000:
+            continue
+        n_alleles = len(cols[4].split(",")) + 1
+        calls = []
+        for s in keep:
+            ad = [10 * s + a + r % 5 for a in range(n_alleles)]
+            gq = "." if (r + s) % 9 == 0 else str(20 + s + r % 30)
+            calls.append(f"{cols[9 + s]}:{','.join(map(str, ad))}:{gq}")
+            for k, alt in enumerate(cols[4].split(","), start=1):
+                truth[(int(cols[1]) - 1, alt, s)] = (ad[k], int(gq) if gq != "." else -(2**31))
+        lines.append("\t".join([*cols[:8], "GT:AD:GQ", *calls]))
+    vcf = bgzip(tmp_path, "ad.vcf.gz", lines)
+    bed = pl.DataFrame({"chrom": ["22"], "chromStart": [16_050_000], "chromEnd": [16_120_000]})
+    path = tmp_path / "ad.gvl"
+    with pytest.warns(UserWarning, match="symbolic ALT"):
+        gvl.write(path, bed, variants=vcf, var_fields=["AD", "GQ"], progress=False)
+    rv = gvl.Dataset.open(path, return_sequences="variants", var_fields=["AD", "GQ"])[0, :]
+    assert rv["AD"].data.dtype == np.int32
+    n_missing = 0
+    for i in range(len(rv.start.data)):
+        s = (int(np.searchsorted(rv.start.offsets, i, side="right")) - 1) // 2
+        alt = rv.alt.row(i).tobytes().decode()
+        ad, gq = truth[(int(rv.start.data[i]), alt, s)]
+        assert (rv["AD"].data[i], rv["GQ"].data[i]) == (ad, gq), i
+        n_missing += gq == -(2**31)
+    per_pos = Counter(p for p, _, _ in truth)
+    multi = {p for p, n in per_pos.items() if n > len(keep)}  # records with several ALTs
+    assert n_missing > 0 and multi & set(rv.start.data.tolist())
