@@ -377,3 +377,36 @@ def test_format_fields_per_alt_of_multiallelic_records(tmp_path: Path) -> None:
     per_pos = Counter(p for p, _, _ in truth)
     multi = {p for p, n in per_pos.items() if n > len(keep)}  # records with several ALTs
     assert n_missing > 0 and multi & set(rv.start.data.tolist())
+
+
+@pytest.mark.parametrize("axis", ["regions", "samples"])
+def test_concat_keeps_variant_fields(tmp_path: Path, axis: str) -> None:
+    """Joined stores serve the fields both were written with, equal to one store written
+    from all the regions (or samples) at once."""
+    bed = _regions()
+    samples = ["NA12878", "HG00096", "HG00097", "NA18486"]
+    fields = ["AF", "dosage"]
+    whole = tmp_path / "whole.gvl"
+    gvl.write(whole, bed, variants=VCF_DS, samples=samples, var_fields=fields, progress=False)
+    parts = [tmp_path / "a.gvl", tmp_path / "b.gvl"]
+    halves = [(bed[:2], samples), (bed[2:], samples)] if axis == "regions" else [(bed, samples[:2]), (bed, samples[2:])]
+    for path, (b, s) in zip(parts, halves, strict=True):
+        gvl.write(path, b, variants=VCF_DS, samples=s, var_fields=fields, progress=False)
+    b, s = halves[1]
+    gvl.write(tmp_path / "c.gvl", b, variants=VCF_DS, samples=s, var_fields=["AF"], progress=False)
+    gvl.concat(tmp_path / "joined.gvl", parts, axis=axis)
+    settings = {"return_sequences": "variants", "var_fields": ["alt", "start", "AF", "dosage"], "jitter": 0}
+    want = gvl.Dataset.open(whole, **settings)[:, :]
+    got = gvl.Dataset.open(tmp_path / "joined.gvl", **settings)[:, :]
+    for name in ("start", "AF", "dosage"):
+        np.testing.assert_array_equal(got[name].offsets, want[name].offsets)
+        np.testing.assert_array_equal(got[name].data, want[name].data)
+    other = [parts[0], tmp_path / "c.gvl"]
+    gvl.concat(tmp_path / "partial.gvl", other, axis=axis)
+    assert gvl.Dataset.open(tmp_path / "partial.gvl", return_sequences="variants").available_var_fields == [
+        "alt",
+        "ilen",
+        "start",
+        "ref",
+        "AF",
+    ]
