@@ -410,3 +410,29 @@ def test_concat_keeps_variant_fields(tmp_path: Path, axis: str) -> None:
         "ref",
         "AF",
     ]
+
+
+def test_fields_do_not_depend_on_query_grouping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Written one region per variant query (records shared by neighbouring queries stored
+    once), the fields equal the one-query write's; FORMAT fields narrow the queries."""
+    import importlib
+
+    write_mod = importlib.import_module("gvl_zarr.write")
+    width = write_mod._variant_group_width
+    assert width(2 << 30, 2504, 2, 1) < width(2 << 30, 2504, 2)  # FORMAT values are held per query
+    starts = np.arange(16_050_000, 16_136_000, 6_000)
+    bed = pl.DataFrame({"chrom": ["22"] * len(starts), "chromStart": starts, "chromEnd": starts + 8_000})
+    kw = dict(variants=VCF_DS, length=8_000, max_jitter=500, var_fields=["AF", "dosage"], progress=False)
+    gvl.write(tmp_path / "one.gvl", bed, **kw)
+    asked: list[int] = []
+
+    def narrow(max_mem: int, n_samples: int, ploidy: int, n_format_fields: int = 0) -> int:
+        asked.append(n_format_fields)
+        return 1
+
+    monkeypatch.setattr(write_mod, "_variant_group_width", narrow)
+    gvl.write(tmp_path / "many.gvl", bed, **kw)
+    assert asked == [1]
+    one, many = (zarr.open_group(str(tmp_path / n), mode="r") for n in ("one.gvl", "many.gvl"))
+    for path in ("variants/info/AF", "genotypes/fields/dosage", "genotypes/variant_index", "genotypes/offsets"):
+        np.testing.assert_array_equal(one[path][...], many[path][...], err_msg=path)

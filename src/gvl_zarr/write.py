@@ -372,10 +372,11 @@ def _write_regions(root, bed: pl.DataFrame, contig_idx, start, end, fetch_end) -
         create(root, spec, values[spec.path], sharded=False)
 
 
-def _variant_group_width(max_mem: int, n_samples: int, ploidy: int) -> int:
+def _variant_group_width(max_mem: int, n_samples: int, ploidy: int, n_format_fields: int = 0) -> int:
     """Widest span of regions read by one variant query: half of `max_mem` holds its calls
-    (int8 codes + phase flags, twice while blocks are joined) at `_RECORDS_PER_BP`."""
-    per_bp = 2 * max(n_samples, 1) * (ploidy + 1) * _RECORDS_PER_BP
+    (int8 codes + phase flags, twice while blocks are joined) at `_RECORDS_PER_BP`, and the
+    4-byte values of each FORMAT field asked for (also held twice by the reader)."""
+    per_bp = 2 * max(n_samples, 1) * (ploidy + 1 + 4 * n_format_fields) * _RECORDS_PER_BP
     return int(min(_MAX_GROUP_WIDTH, max(1, (max_mem // 2) / per_bp)))
 
 
@@ -400,7 +401,8 @@ def _write_genotypes(
     call_rows = appender(root, schema.GENOTYPES[1:])  # streamed: calls outgrow memory first
     fields = _variant_fields.FieldWriter(root, getattr(vcf, "fields", []))
     rowmap = RowMap()
-    groups = group_spans(contig_idx, lo, hi, max_width=_variant_group_width(max_mem, n_samples, vcf.ploidy))
+    n_format = sum(f.source == "FORMAT" for f in fields.specs)
+    groups = group_spans(contig_idx, lo, hi, max_width=_variant_group_width(max_mem, n_samples, vcf.ploidy, n_format))
     for group in tqdm(groups, desc="genotypes", unit="region group", disable=not progress):
         contig = contigs[int(contig_idx[group[0]])]
         vcf_contig = require_contig(contig, vcf.contigs, file=vcf.path, what="BED")
