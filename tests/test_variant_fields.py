@@ -436,3 +436,24 @@ def test_fields_do_not_depend_on_query_grouping(tmp_path: Path, monkeypatch: pyt
     one, many = (zarr.open_group(str(tmp_path / n), mode="r") for n in ("one.gvl", "many.gvl"))
     for path in ("variants/info/AF", "genotypes/fields/dosage", "genotypes/variant_index", "genotypes/offsets"):
         np.testing.assert_array_equal(one[path][...], many[path][...], err_msg=path)
+
+
+def test_fields_read_chunk_by_chunk_equal_resident(tmp_path: Path) -> None:
+    """With a cache too small to hold the variant table or the calls, fields are gathered
+    chunk by chunk (renumbered calls) and equal the resident read."""
+    samples = cyvcf2.VCF(str(DATA / "1kgp3.chr22_16.05-16.50Mb.2504s.norm.biallelic.vcf.gz")).samples[:300]
+    starts = [16_100_000, 16_200_000, 16_300_000, 16_400_000]
+    bed = pl.DataFrame({"chrom": ["22"] * 4, "chromStart": starts, "chromEnd": [s + 16_384 for s in starts]})
+    path = tmp_path / "big.gvl"
+    gvl.write(path, bed, variants=PGEN, samples=samples, var_fields=["dosage"], progress=False)
+    kw = dict(return_sequences="variants", var_fields=["alt", "ref", "dosage"], jitter=0)
+    resident = gvl.Dataset.open(path, **kw)
+    chunked = gvl.Dataset.open(path, cache_bytes=16384, preload=False, **kw)
+    assert resident._data.calls.resident and not chunked._data.calls.resident
+    assert not chunked._data.v_pos.resident
+    idx = np.array([700, 3, 250, 11, 0, 299, 555, 1100, 1199])
+    a, b = resident[idx], chunked[idx]
+    for name in ("start", "dosage", "alt", "ref"):
+        np.testing.assert_array_equal(a[name].data, b[name].data, err_msg=name)
+        np.testing.assert_array_equal(a[name].offsets, b[name].offsets, err_msg=name)
+    assert len(a.start.data) > 50
