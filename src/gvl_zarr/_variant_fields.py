@@ -89,6 +89,8 @@ def resolve(reader: Any, var_fields: Sequence[str] | None, dosage_field: str = "
                 f"{reader.kind} {reader.path} declares {key!r} as both an INFO and a FORMAT field; "
                 f"ask for 'INFO/{key}' or 'FORMAT/{key}'."
             )
+        if found[0] == "INFO" and name == DOSAGE and asked != DOSAGE:
+            name = key  # an INFO field named like dosage_field keeps its own name
         number, kind = header[(found[0], key)]
         if kind not in _DTYPES or number not in _NUMBERS:
             raise InputFileError(
