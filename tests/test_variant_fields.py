@@ -247,9 +247,10 @@ def test_fields_in_the_dataloader(fields_store: Path) -> None:
     assert ref.size(0) == len(rv.start.data)
 
 
-def test_spliced_variable_length_equals_genvarloader(tmp_path: Path) -> None:
-    """with_len("variable") pads each batch's transcripts with N to the longest, as
-    GenVarLoader 0.43.1; an int length, 'annotated' and 'variants' are refused."""
+def test_spliced_variable_length_and_variants_equal_genvarloader(tmp_path: Path) -> None:
+    """with_len("variable") pads each batch's transcripts with N to the longest, and
+    "variants" joins each transcript's exons' variants, as GenVarLoader 0.43.1; an int
+    length and 'annotated' are refused."""
     want = _load("spliced_variable.npz")
     bed = splice_inputs.exon_bed()
     path = tmp_path / "exons.gvl"
@@ -268,9 +269,28 @@ def test_spliced_variable_length_equals_genvarloader(tmp_path: Path) -> None:
     assert isinstance(ragged, gvl.Ragged) and int(ragged.lengths.max()) == haps.shape[-1]
     with pytest.raises(gvl.SettingsError, match=r"int output length \(100\) does not apply"):
         ds.with_len(100)
-    for kind in ("annotated", "variants"):
-        with pytest.raises(gvl.SettingsError, match=f"'{kind}' is not provided for spliced"):
-            ds.with_seqs(kind)
+    with pytest.raises(gvl.SettingsError, match="'annotated' is not provided for spliced"):
+        ds.with_seqs("annotated")
+    # "variants": each transcript's variants, exon after exon (alleles of '-' exons reverse-complemented)
+    rv = ds.with_seqs("variants")[:, :]
+    assert isinstance(rv, gvl.RaggedVariants) and rv.shape == (3, 4, 2)
+    for name in ("start", "ilen"):
+        np.testing.assert_array_equal(rv[name].offsets, want[f"variants_{name}_offsets"])
+        np.testing.assert_array_equal(rv[name].data, want[f"variants_{name}"])
+    np.testing.assert_array_equal(rv.alt.data.view(np.uint8), want["variants_alt"])
+    np.testing.assert_array_equal(np.diff(rv.alt.offsets), want["variants_alt_lengths"])
+    assert (rv.ilen.data < 0).any()  # POTEH's 3-bp deletion
+    unspliced = gvl.Dataset.open(path, FASTA, jitter=0, return_sequences="variants")
+    exons = bed.with_row_index("row").filter(pl.col("transcript_id") == "POTEH").sort("exon_number")["row"]
+    per_exon = unspliced[exons.to_numpy(), unspliced.samples.index("HG01958")]  # (exons, ploidy); wider windows
+    t = ds.transcripts.index("POTEH")
+    for p in range(2):
+        joined = rv.start.row((t * 4 + ds.samples.index("HG01958")) * 2 + p)
+        within = []
+        for e, (lo, hi) in enumerate(zip(bed["chromStart"][exons], bed["chromEnd"][exons], strict=True)):
+            starts, ends = per_exon.start.row(e * 2 + p), per_exon.end.row(e * 2 + p)
+            within += starts[(starts < hi) & (ends > lo)].tolist()
+        assert joined.tolist() == within
 
 
 def _gvl_python() -> str | None:

@@ -25,6 +25,7 @@ from ._kernels.splice import span_haplotypes
 from ._region_labels import NameIndex, is_names, read_column
 from .errors import DatasetIndexError, InputFileError, SettingsError
 from .ragged import Ragged
+from .variants import join_exons, read_variants
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -238,6 +239,11 @@ class SplicedDataset:
         haplotypes = st.return_sequences == "haplotypes"
         if st.return_sequences is None and not st.return_tracks:
             raise SettingsError("nothing to return: enable return_sequences or return_tracks.")
+        if st.return_sequences == "variants":
+            rv = read_variants(
+                d, exon_rows, exon_samples, d.r_bed_start[exon_rows], (len(exon_rows),), st, d.r_bed_end[exon_rows]
+            )
+            return self._finish([join_exons(rv, n_exons, shape)], t_local, s_local, shape)
         ploidy = d.ploidy if haplotypes else 1
         inst_of_exon = np.repeat(np.arange(len(t)), n_exons)
         first_exon = np.concatenate([[0], np.cumsum(n_exons)[:-1]]).astype(np.int64)
@@ -261,6 +267,10 @@ class SplicedDataset:
             outputs.append(Ragged.from_offsets(data, t_shape, t_off))
         if st.output_length == "variable":
             outputs = [_padded(o, b"N" if i == 0 and st.return_sequences else 0) for i, o in enumerate(outputs)]
+        return self._finish(outputs, t_local, s_local, shape)
+
+    def _finish(self, outputs: list[Any], t_local: np.ndarray, s_local: np.ndarray, shape: tuple[int, ...]) -> Any:
+        st = self.settings
         if st.transform is not None:
             result = st.transform(*outputs)
             outputs = list(result) if isinstance(result, tuple) else [result]
@@ -281,11 +291,13 @@ def _check_spliced(st: Any) -> None:
             "(GenVarLoader 0.43.1 limits it to the shortest exon). Fix: with_len('ragged') (the default) or "
             "with_len('variable') (padded to the batch's longest transcript)."
         )
-    if st.return_sequences in ("annotated", "variants"):
+    if st.return_sequences == "annotated":
         raise SettingsError(
-            f"return_sequences={st.return_sequences!r} is not provided for spliced transcripts; use 'haplotypes' "
-            "or 'reference', or open without splice_info for per-exon outputs."
+            "return_sequences='annotated' is not provided for spliced transcripts; use 'haplotypes', 'reference' "
+            "or 'variants', or open without splice_info for per-exon annotated haplotypes."
         )
+    if st.return_sequences == "variants" and st.return_tracks:
+        raise SettingsError("return_sequences='variants' returns no tracks; use with_tracks(False).")
 
 
 def _padded(r: Ragged, fill: bytes | float) -> np.ndarray:

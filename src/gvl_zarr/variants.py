@@ -177,9 +177,11 @@ def read_variants(
     win_starts: np.ndarray,
     shape: tuple[int, ...],
     settings: Settings,
+    win_ends: np.ndarray | None = None,
 ) -> RaggedVariants:
     """Variants of the batch's haplotypes overlapping each window (GenVarLoader 0.43.1's
-    rule: POS < window end and POS + len(REF) > window start), then those with min_af <=
+    rule: POS < window end and POS + len(REF) > window start; the window ends at win_ends,
+    default window start + region_length), then those with min_af <=
     AF <= max_af when a bound is set (rows of shape (batch, 1) with unphased_union). With
     rc_neg, ALT (and REF) alleles of '-' strand regions are reverse-complemented (their order
     and starts are kept), as GenVarLoader does."""
@@ -194,7 +196,8 @@ def read_variants(
     hap = np.repeat(np.arange(n * ploidy), lengths)
     ws = np.repeat(win_starts, ploidy)[hap]
     pos = v_pos[rows].astype(np.int64)
-    keep = (pos < ws + data.length) & (pos + v_ref_len[rows] > ws)
+    we = ws + data.length if win_ends is None else np.repeat(win_ends, ploidy)[hap]
+    keep = (pos < we) & (pos + v_ref_len[rows] > ws)
     ids = v_ids[rows] if len(v_ids) else rows  # stored variant rows
     if settings.min_af is not None or settings.max_af is not None:
         af = data.var_fields["AF"].take(ids[keep])
@@ -257,3 +260,40 @@ def _alleles(buf: np.ndarray, lo: np.ndarray | None, length: np.ndarray, neg: np
     if neg is not None:
         reverse_rows(data.view(np.uint8), off[:-1][neg], length[neg], complement=True)
     return Ragged.from_offsets(data, len(length), off)
+
+
+def join_exons(rv: RaggedVariants, n_exons: np.ndarray, shape: tuple[int, ...]) -> RaggedVariants:
+    """Variants of consecutive exon rows joined per transcript: `rv` has rows (exon, ploid)
+    with each transcript's exons consecutive and in exon order (`n_exons` per transcript);
+    the result has rows (*shape, ploid), each exon's variants after the previous exon's, as
+    GenVarLoader 0.43.1's spliced "variants" output."""
+    ploidy = rv.shape[-1]
+    n_rows = len(rv.start.offsets) - 1
+    inst = np.repeat(np.repeat(np.arange(len(n_exons)), n_exons), ploidy)  # transcript of every row
+    p = np.tile(np.arange(ploidy), n_rows // ploidy if ploidy else 0)
+    order = np.lexsort((np.arange(n_rows), p, inst))  # rows by (transcript, ploid, exon)
+    lengths = np.diff(rv.start.offsets)
+    variants = range_index(rv.start.offsets[:-1][order], lengths[order])
+    counts = np.bincount((inst * ploidy + p)[order], weights=lengths[order], minlength=len(n_exons) * ploidy)
+    offsets = np.zeros(len(counts) + 1, np.int64)
+    np.cumsum(counts.astype(np.int64), out=offsets[1:])
+    lead = (*shape, ploidy)
+
+    def rows(r: Ragged) -> Ragged:
+        return Ragged.from_offsets(r.data[variants], lead, offsets)
+
+    def alleles(r: Ragged) -> Ragged:
+        a_len = np.diff(r.offsets)[variants]
+        a_off = np.zeros(len(variants) + 1, np.int64)
+        np.cumsum(a_len, out=a_off[1:])
+        return Ragged.from_offsets(r.data[range_index(r.offsets[:-1][variants], a_len)], len(variants), a_off)
+
+    return RaggedVariants(
+        start=rows(rv.start),
+        ilen=rows(rv.ilen),
+        var_idxs=rows(rv.var_idxs),
+        alt=alleles(rv.alt),
+        ref=alleles(rv.ref) if rv.ref is not None else None,
+        extra={name: rows(r) for name, r in rv.extra.items()},
+        ref_len=rv.ref_len[variants] if rv.ref_len is not None else None,
+    )

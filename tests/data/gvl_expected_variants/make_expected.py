@@ -27,7 +27,8 @@ sample, ploidy) ragged array in GenVarLoader's sample order:
 spliced_variable.npz: the spliced dataset of tests/data/gvl_expected_b/make_expected.py
 (POTEH, OR11H1, IL17RA exons; SPLICE_SAMPLES) read with with_len("variable"): haplotypes
 (transcript, sample, ploidy, longest) and reference (transcript, sample, longest) as uint8,
-samples in GenVarLoader's order.
+samples in GenVarLoader's order; and its spliced "variants" output (variants_*: alt, ilen,
+start of each (transcript, sample, ploidy), exon after exon).
 """
 
 from __future__ import annotations
@@ -167,13 +168,11 @@ def spliced_variable(out_dir: Path, version: str) -> None:
         ).with_len("variable")
         haps = ds.with_seqs("haplotypes")[:, :]
         ref = ds.with_seqs("reference")[:, :]
-        np.savez_compressed(
-            out_dir / "spliced_variable.npz",
-            version=version,
-            samples=np.array(ds.samples),
-            haplotypes=np.asarray(haps).view(np.uint8),
-            reference=np.asarray(ref).view(np.uint8),
-        )
+        out = {"version": np.array(version), "samples": np.array(ds.samples)}
+        out["haplotypes"] = np.asarray(haps).view(np.uint8)
+        out["reference"] = np.asarray(ref).view(np.uint8)
+        _save(out, "variants", ds.with_seqs("variants").with_len("ragged")[:, :], ["alt", "ilen", "start"])
+        np.savez_compressed(out_dir / "spliced_variable.npz", **out)
 
 
 if __name__ == "__main__":
