@@ -65,8 +65,6 @@ def resolve(reader: Any, var_fields: Sequence[str] | None, dosage_field: str = "
         return []
     if isinstance(var_fields, str):
         var_fields = [var_fields]
-    if not hasattr(reader, "header_fields"):
-        raise unsupported(reader, var_fields)
     header = reader.header_fields()  # {(source, ID): (Number, Type)}
     specs: list[FieldSpec] = []
     for asked in var_fields:
@@ -103,14 +101,6 @@ def resolve(reader: Any, var_fields: Sequence[str] | None, dosage_field: str = "
         specs.append(FieldSpec(name, found[0], key, number, _DTYPES[kind]))
     reader.fields = specs
     return specs
-
-
-def unsupported(reader: Any, var_fields: Sequence[str]) -> InputFileError:
-    """The error for a format whose reader has no variant fields."""
-    return InputFileError(
-        f"{reader.kind} {reader.path}: var_fields {list(var_fields)} can be read from VCF/BCF files only "
-        "(and dosages from PGEN). Fix: write from the VCF/BCF the file was made from, or without var_fields."
-    )
 
 
 def _parse(asked: str, dosage_field: str) -> tuple[str, str | None, str]:

@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         "--var-fields",
         default=None,
         metavar="NAMES",
-        help="comma-separated INFO/FORMAT fields of the VCF/BCF to store with the variants, e.g. AF,dosage",
+        help="comma-separated INFO/FORMAT fields of the variant file to store with the variants, e.g. AF,dosage",
     )
     w.add_argument("--dosage-field", default="DS", help="FORMAT field that holds dosages (default DS)")
     w.add_argument(

@@ -119,7 +119,7 @@ def write(
         max_mem: memory the write may use beyond the interpreter and its libraries, in bytes
             or as "512MiB", "2GB" (default 2 GiB). Sizes the BigWig queries and the intervals
             in flight between reader processes and the store; outputs do not depend on it.
-        var_fields: INFO and FORMAT fields of a VCF/BCF to store with the variants, returned by
+        var_fields: INFO and FORMAT fields of a VCF/BCF or VCF Zarr to store with the variants, returned by
             `with_seqs("variants")` when named in `Dataset.open(..., var_fields=[...])`:
             numeric fields with one value per ALT (Number=A, R or 1), e.g. ["AF", "dosage"].
             INFO values are kept per variant, FORMAT values per ALT call. "dosage" is the

@@ -99,13 +99,7 @@ class MultiReader:
 
     def header_fields(self) -> dict[tuple[str, str], tuple[str, str]]:
         """Fields every file declares alike (see `VcfReader.header_fields`)."""
-        from .._variant_fields import unsupported
-
-        per_file = []
-        for r in self.readers:
-            if not hasattr(r, "header_fields"):
-                raise unsupported(r, ["..."])
-            per_file.append(r.header_fields())
+        per_file = [r.header_fields() for r in self.readers]
         return {k: v for k, v in per_file[0].items() if all(other.get(k) == v for other in per_file[1:])}
 
     @property
