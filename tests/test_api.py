@@ -25,6 +25,7 @@ def test_public_api_is_pinned() -> None:
             "GvlError",
             "IncompleteDatasetError",
             "InputFileError",
+            "FlankSample",
             "InsertionFill",
             "Interpolate",
             "MissingDependencyError",

@@ -34,6 +34,7 @@ from conftest import COVERAGE, FASTA, GENES, STAT1, TILES, VCF
 DATA = Path(__file__).resolve().parent / "data"
 EXONS = DATA / "exons.grch37.chr22_16.05-22Mb.spliceai_gencode.bed"
 COHORT = DATA / "1kgp3.chr22_16.05-16.50Mb.2504s.norm.biallelic"
+DOSAGES = DATA / "dosages.chr22_16.049-16.140Mb.6s.vcf.gz"
 CTCF_ANCHORS = DATA / "GM12878_CTCF_ChIA-PET_Tang2015_anchors.grch37.chr22_16.05-22Mb.bed"
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,6 +121,8 @@ def doc_inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lines = Path(TILES).read_text().splitlines(keepends=True)
     (root / "train_regions.bed").write_text("".join(lines[:20]))
     (root / "valid_regions.bed").write_text("".join(lines[20:]))
+    for suffix in ("", ".tbi"):
+        (root / f"imputed.vcf.gz{suffix}").symlink_to(f"{DOSAGES}{suffix}")
     for suffix in (".vcf.gz", ".vcf.gz.tbi", ".pgen", ".pvar", ".psam"):
         (root / f"cohort{suffix}").symlink_to(f"{COHORT}{suffix}")
     vcf2zarr = [sys.executable, "-m", "bio2zarr", "vcf2zarr", "convert", "-Q", "-p", "0"]

@@ -194,7 +194,7 @@ def test_one_variant_query_per_region_stores_the_same_bytes(tmp_path: Path, monk
     gvl.write(tmp_path / "one.gvl", TILES, **kw)
     widths: list[int] = []
 
-    def narrow(max_mem: int, n_samples: int, ploidy: int) -> int:
+    def narrow(max_mem: int, n_samples: int, ploidy: int, n_format_fields: int = 0) -> int:
         widths.append(1)
         return 1
 

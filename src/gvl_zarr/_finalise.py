@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import zarr
 
-from . import _plan, schema
+from . import _plan, _variant_fields, schema
 from ._annotation import annotation_info
 from ._arrays import RawAppender, create, empty, write_shards
 from ._partition import track_stub
@@ -111,6 +111,8 @@ def finalise(tmp: str, client: Any = None, *, out: str | None = None, command: s
             "provenance": provenance(plan.bed_source, plan.variants, plan.reference, tracks, plan.n_samples),
         }
     )
+    if plan.field_specs:
+        root.attrs["var_fields"] = {f["name"]: f for f in plan.field_specs}
     shutil.rmtree(Path(tmp) / PARTS, ignore_errors=True)
     shutil.rmtree(Path(tmp) / _plan.PLAN, ignore_errors=True)
     root.attrs[schema.COMPLETE_ATTR] = True
@@ -160,6 +162,9 @@ def _copy_parts(tmp: str, root: zarr.Group, plan: _plan.Plan, markers: list[dict
                 flat.append((spec, *pieces(spec.path, region_parts)))
         call_spec = schema.GENOTYPES[1]
         flat.append((call_spec, *pieces(call_spec.path, every, lambda k: variant_base[by_block[k] * n_s])))
+        for f in map(lambda d: _variant_fields.FieldSpec(**d), plan.field_specs):
+            # INFO values follow the variant rows (region blocks), FORMAT values the calls
+            flat.append((f.spec, *pieces(f.spec.path, region_parts if f.source == "INFO" else every)))
         call_base = bases(call_spec.path, every)
         grids.append(
             (

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import zarr
 
-from . import _plan
+from . import _plan, _variant_fields
 from ._annotation import ANNOTATION
 from ._parts import DirectSink, PartSink, fresh_part, write_marker
 from .readers.base import TrackReader, VariantReader
@@ -43,6 +43,8 @@ class Inputs:
     tracks: list[TrackReader]
     annotations: list[TrackReader]
     vcf: VariantReader | None = None
+    var_fields: list[str] | None = None
+    dosage_field: str = "DS"
     _blocks: dict[tuple[int, int], VariantReader] = field(default_factory=dict)
 
     def variants_for(self, s0: int, s1: int) -> VariantReader | None:
@@ -51,9 +53,9 @@ class Inputs:
         if self.vcf is not None and (s0, s1) == (0, len(self.samples)):
             return self.vcf
         if (s0, s1) not in self._blocks:
-            self._blocks = {
-                (s0, s1): open_variants(self.variants, self.samples[s0:s1], allow_unphased=self.allow_unphased)
-            }
+            reader = open_variants(self.variants, self.samples[s0:s1], allow_unphased=self.allow_unphased)
+            _variant_fields.resolve(reader, self.var_fields, self.dosage_field)
+            self._blocks = {(s0, s1): reader}
         return self._blocks[(s0, s1)]
 
     def close(self) -> None:
@@ -70,7 +72,10 @@ def open_inputs(plan: _plan.Plan) -> Inputs:
         tracks.append(track)
     annotations = [BigWigs(t["name"], t["paths"]) for t in plan.annotations]
     fasta = FastaReader(plan.reference) if plan.reference is not None else None
-    return Inputs(plan.variants, plan.allow_unphased, plan.samples, fasta, tracks, annotations)
+    return Inputs(
+        plan.variants, plan.allow_unphased, plan.samples, fasta, tracks, annotations,
+        var_fields=plan.var_fields, dosage_field=plan.dosage_field,
+    )  # fmt: skip
 
 
 def track_record(track: Any) -> dict[str, Any]:

@@ -53,6 +53,9 @@ class Plan:
     fingerprints: dict[str, list[int]] = field(default_factory=dict)
     out: str = ""
     overwrite: bool = False
+    var_fields: list[str] | None = None  # as asked (re-resolved on each reader a partition opens)
+    dosage_field: str = "DS"
+    field_specs: list[dict[str, Any]] = field(default_factory=list)  # resolved (_variant_fields.FieldSpec)
 
     @property
     def n_region_blocks(self) -> int:

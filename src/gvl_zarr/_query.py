@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import zarr
 
-from . import _layout, schema
+from . import _layout, _variant_fields, schema
 from ._annotation import is_annotation
 from ._cache import ChunkCache, resolve_budget
 from ._chunks import FlatArray, GridArray, Table, range_index, together
@@ -96,6 +96,12 @@ class StoreData:
             self.alt = self._flat("variants/alt")
             self.call_offsets = GridArray(g["genotypes/offsets"], self.cache, self.name)
             self.calls = self._flat("genotypes/variant_index")
+            self.v_ref_offsets = self._flat("variants/ref_offsets")  # REF alleles: "ref" var field
+            self.v_ref = self._flat("variants/ref")
+        # optional INFO/FORMAT fields (root attr `var_fields`; absent in stores written without)
+        specs = _variant_fields.stored(attrs)
+        self.var_fields = {name: self._flat(spec.spec.path) for name, spec in specs.items()}
+        self.var_field_sources = {name: spec.source for name, spec in specs.items()}
         self.name_indexes: dict[str, Any] = {}  # region_names column -> NameIndex, built on first use
         self.tracks: dict[str, _Track] = {}
         for name in attrs["tracks"]:

@@ -36,6 +36,12 @@ class Settings:
         insertion_fill: (track name, InsertionFill) pairs; other tracks repeat the anchor.
         region_names: BED column whose values name regions in `subset_to`, `sel` and
             indexing (None: regions by position or BED row only).
+        var_fields: fields of `RaggedVariants` besides alt, ilen and start (always given):
+            "ref", and the INFO/FORMAT fields the store was written with ("AF", "dosage").
+        min_af, max_af: keep only variants whose stored INFO/AF is >= min_af / <= max_af
+            in the "variants" output (GenVarLoader's filter; None: no bound).
+        unphased_union: the "variants" output folds each instance's haplotypes onto one row
+            (haplotype 0's variants, then haplotype 1's), for unphased calls.
     """
 
     jitter: int = 0
@@ -51,3 +57,7 @@ class Settings:
     deterministic: bool = True
     insertion_fill: tuple[tuple[str, Any], ...] = ()
     region_names: str | None = None
+    var_fields: tuple[str, ...] = ("alt", "ilen", "start")
+    min_af: float | None = None
+    max_af: float | None = None
+    unphased_union: bool = False

@@ -81,6 +81,13 @@ def _input_args(w: argparse.ArgumentParser) -> None:
     w.add_argument("--allow-unphased", action="store_true", help="accept unphased heterozygous genotypes")
     w.add_argument("--quiet", action="store_true", help="no progress bars")
     w.add_argument(
+        "--var-fields",
+        default=None,
+        metavar="NAMES",
+        help="comma-separated INFO/FORMAT fields of the variant file to store with the variants, e.g. AF,dosage",
+    )
+    w.add_argument("--dosage-field", default="DS", help="FORMAT field that holds dosages (default DS)")
+    w.add_argument(
         "--max-mem",
         default=None,
         help="memory the write may use beyond the interpreter, e.g. 512MiB or 2GB (default 2GiB)",
@@ -181,6 +188,8 @@ def _write_inputs(args: argparse.Namespace) -> dict:
         max_mem=args.max_mem,
         regions_per_partition=args.regions_per_partition,
         samples_per_partition=args.samples_per_partition,
+        var_fields=[f.strip() for f in args.var_fields.split(",") if f.strip()] if args.var_fields else None,
+        dosage_field=args.dosage_field,
     )
 
 

@@ -216,6 +216,19 @@ def _calls(root: Any, sources: list[_Source], variant_firsts: list[int]) -> list
     )
 
 
+def _var_fields(root: Any, sources: list[_Source]) -> dict:
+    """Variant fields every source holds alike, joined in the order the variant tables and
+    calls are (source by source); returns them for the root attribute `var_fields`."""
+    common = dict(sources[0].attrs.get("var_fields") or {})
+    for src in sources[1:]:
+        other = src.attrs.get("var_fields") or {}
+        common = {n: f for n, f in common.items() if other.get(n) == f}
+    for f in common.values():
+        spec = schema.var_field_spec(f["name"], f["source"], f["key"], f["dtype"])
+        _copy_flat(root, (spec,), [([s[spec.path]], 0) for s in sources])
+    return common
+
+
 def _track_rows(root: Any, name: str, sources: list[_Source]) -> list[int]:
     specs = schema.track_specs(name)
     return _copy_flat(root, specs[1:], [([s[sp.path] for sp in specs[1:]], 0) for s in sources])
@@ -251,9 +264,11 @@ def _concat_regions(root: Any, sources: list[_Source]) -> dict:
         create(root, spec, np.concatenate([np.asarray(s[spec.path][:].tolist(), str) for s in sources]), sharded=False)
     create(root, schema.SAMPLES, np.array(sources[0].samples, dtype=str))
     first = sources[0].attrs
+    fields: dict = {}
     if first["has_genotypes"]:
         v_firsts = _variants(root, sources, maps)
         c_firsts = _calls(root, sources, v_firsts)
+        fields = _var_fields(root, sources)
         spec = schema.GENOTYPES[0]
         create(root, spec, np.concatenate([_shifted(s[spec.path], f) for s, f in zip(sources, c_firsts, strict=True)]))
     if first.get("has_reference"):
@@ -262,7 +277,7 @@ def _concat_regions(root: Any, sources: list[_Source]) -> dict:
         firsts = _track_rows(root, name, sources)
         spec = schema.track_specs(name)[0]
         create(root, spec, np.concatenate([_shifted(s[spec.path], f) for s, f in zip(sources, firsts, strict=True)]))
-    return _attrs(sources, contigs, len(sources[0].samples), columns, "regions")
+    return _attrs(sources, contigs, len(sources[0].samples), columns, "regions", fields)
 
 
 def _concat_samples(root: Any, sources: list[_Source]) -> dict:
@@ -276,10 +291,12 @@ def _concat_samples(root: Any, sources: list[_Source]) -> dict:
     samples = [s for src in sources for s in src.samples]
     create(root, schema.SAMPLES, np.array(samples, dtype=str))
     first = first_src.attrs
+    fields: dict = {}
     if first["has_genotypes"]:
         identity = [np.arange(len(s.attrs["contigs"]), dtype=np.int32) for s in sources]
         v_firsts = _variants(root, sources, identity)
         c_firsts = _calls(root, sources, v_firsts)
+        fields = _var_fields(root, sources)
         spec = schema.GENOTYPES[0]
         grids = [_shifted(s[spec.path], f) for s, f in zip(sources, c_firsts, strict=True)]
         create(root, spec, np.concatenate(grids, axis=1))
@@ -294,12 +311,16 @@ def _concat_samples(root: Any, sources: list[_Source]) -> dict:
         firsts = _track_rows(root, name, sources)
         grids = [_shifted(s[spec.path], f) for s, f in zip(sources, firsts, strict=True)]
         create(root, spec, np.concatenate(grids, axis=1))
-    return _attrs(sources, list(first["contigs"]), len(samples), columns, "samples")
+    return _attrs(sources, list(first["contigs"]), len(samples), columns, "samples", fields)
 
 
-def _attrs(sources: list[_Source], contigs: list[str], n_samples: int, columns: list[str], axis: str) -> dict:
+def _attrs(
+    sources: list[_Source], contigs: list[str], n_samples: int, columns: list[str], axis: str, fields: dict
+) -> dict:
     first = sources[0].attrs
-    attrs = {k: v for k, v in first.items() if k != schema.COMPLETE_ATTR}
+    attrs = {k: v for k, v in first.items() if k not in (schema.COMPLETE_ATTR, "var_fields")}
+    if fields:
+        attrs["var_fields"] = fields  # those every source holds alike
     inputs = dict(first.get("inputs") or {})
     inputs["bed"] = f"concat along {axis} of " + ", ".join(s.name for s in sources)
     attrs.update({"contigs": contigs, "n_samples": n_samples, "region_columns": columns, "inputs": inputs})

@@ -16,6 +16,7 @@ from ._kernels.jitter import hashed_shifts
 from ._query import StoreData
 from ._region_labels import NameIndex, is_names, read_column
 from ._settings import Settings
+from ._variant_fields import BUILTIN, check_requested
 from .errors import DatasetIndexError, InputFileError, SettingsError
 from .readers.bed import read_bed
 from .variants import read_variants
@@ -194,6 +195,10 @@ class Dataset:
         output_length: int | str | None = _UNSET,
         insertion_fill: Any = _UNSET,
         region_names: str | None = _UNSET,
+        var_fields: Sequence[str] = _UNSET,
+        min_af: float | bool | None = _UNSET,
+        max_af: float | bool | None = _UNSET,
+        unphased_union: bool = _UNSET,
     ) -> Dataset:
         """A new Dataset with some settings changed; this one is left as it is.
 
@@ -210,6 +215,12 @@ class Dataset:
             insertion_fill: see `with_insertion_fill`.
             region_names: a BED column stored with the regions (e.g. "name"); its values then
                 select regions in `subset_to`, `sel` and `ds["ENSG…", "NA12878"]`.
+            var_fields: fields of the "variants" output, from `available_var_fields`
+                (GenVarLoader's names: "alt", "ilen", "start", "ref", "dosage", INFO IDs).
+            min_af, max_af: bounds on the stored INFO/AF of the variants listed by the
+                "variants" output; False removes a bound (GenVarLoader's semantics).
+            unphased_union: "variants" rows of shape (batch, 1): each instance's haplotypes
+                folded onto one row (GenVarLoader's option for unphased calls).
         """
         changes: dict[str, Any] = {}
         if rng is not _UNSET and rng is not None:
@@ -222,6 +233,11 @@ class Dataset:
             changes["return_sequences"] = self._sequence_mode(return_sequences)
         if return_tracks is not _UNSET:
             changes["return_tracks"], changes["squeeze_tracks"] = self._track_selection(return_tracks)
+        if var_fields is not _UNSET:
+            changes["var_fields"] = check_requested(var_fields, self.available_var_fields, self._data.name)
+        for key, bound in (("min_af", min_af), ("max_af", max_af)):
+            if bound is not _UNSET:
+                changes[key] = self._af_bound(key, bound)
         for key, value in (
             ("jitter", jitter),
             ("transform", transform),
@@ -231,12 +247,38 @@ class Dataset:
             ("return_indices", return_indices),
             ("seed", seed),
             ("region_names", region_names),
+            ("unphased_union", unphased_union),
         ):
             if value is not _UNSET:
                 changes[key] = value
         settings = dataclasses.replace(self.settings, **changes)
         self._check(settings)
         return Dataset(self._data, self._regions, self._samples, settings)
+
+    @property
+    def available_var_fields(self) -> list[str]:
+        """Fields the "variants" output can give: alt, ilen, start, ref and the INFO/FORMAT
+        fields the store was written with (`write(..., var_fields=[...])`)."""
+        if not self._data.has_genotypes:
+            return []
+        return [*BUILTIN, *self._data.var_fields]
+
+    @property
+    def active_var_fields(self) -> list[str]:
+        """Fields the "variants" output gives now (see `with_settings(var_fields=)`)."""
+        return list(self.settings.var_fields)
+
+    def _af_bound(self, key: str, value: float | bool | None) -> float | None:
+        if value is False or value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 <= value <= 1:
+            raise SettingsError(f"{key} must be an allele frequency in [0, 1], False or None; got {value!r}.")
+        if "AF" not in self._data.var_fields:
+            raise SettingsError(
+                f"{key} filters on INFO/AF, which {self._data.name} was not written with. "
+                "Fix: re-write it with write(..., var_fields=['AF']) from a VCF/BCF that has AF."
+            )
+        return float(value)
 
     # ------------------------------------------------- GenVarLoader-style names
     def with_len(self, output_length: int | str) -> Dataset:
@@ -316,6 +358,18 @@ class Dataset:
             raise SettingsError(
                 "return_sequences='variants' returns no tracks; use with_tracks(False), or 'haplotypes' for "
                 "tracks realigned to haplotypes."
+            )
+        if s.unphased_union and s.return_sequences in ("haplotypes", "annotated"):
+            raise SettingsError(
+                f"unphased_union folds haplotypes together, so it does not apply to {s.return_sequences!r} output. "
+                "Fix: with_seqs('variants') in the same call, or with_settings(unphased_union=False)."
+            )
+        if s.return_sequences == "variants" and isinstance(s.output_length, int):
+            # GenVarLoader 0.43.1 refuses an int length with variants too; "variable" it
+            # answers with the same ragged variants, and so does this
+            raise SettingsError(
+                f"return_sequences='variants' gives ragged rows of variants; output length {s.output_length} "
+                "does not apply. Fix: with_len('ragged') (or 'variable', the same for variants)."
             )
         if s.transform is not None and not callable(s.transform):
             raise SettingsError("transform must be callable.")
@@ -434,9 +488,7 @@ class Dataset:
             outputs = _outputs.haplotype_outputs(d, st, regions, samples, win, shape, rng)
             return self._finish(outputs, ds_idx, r_local, s_local, shape)
         if st.return_sequences == "variants":
-            return self._finish(
-                [read_variants(d, regions, samples, win, shape, st.rc_neg)], ds_idx, r_local, s_local, shape
-            )
+            return self._finish([read_variants(d, regions, samples, win, shape, st)], ds_idx, r_local, s_local, shape)
         length = st.output_length if isinstance(st.output_length, int) else None
         if st.return_sequences == "reference":
             seq = _query.read_reference(d, regions, win, length)

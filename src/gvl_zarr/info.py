@@ -45,6 +45,11 @@ def info(store: Any) -> str:
         f"reference stored: {'yes' if attrs.get('has_reference') else 'no'}",
         f"  tracks: {', '.join(ds.available_tracks) or 'none'}",
     ]
+    fields = attrs.get("var_fields") or {}
+    if fields:
+        lines.append(
+            "  variant fields: " + ", ".join(f"{n} ({f['source']}/{f['key']}, {f['dtype']})" for n, f in fields.items())
+        )
     if isinstance(store, (str, os.PathLike)) and os.path.isdir(store):
         root = os.fspath(store)
         parts = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))

@@ -125,6 +125,14 @@ def track_specs(name: str) -> tuple[ArraySpec, ...]:
     )
 
 
+def var_field_spec(name: str, source: str, key: str, dtype: str) -> ArraySpec:
+    """An optional variant field (root attr `var_fields`): INFO values parallel to the
+    variant table, or FORMAT values parallel to `genotypes/variant_index`."""
+    if source == "INFO":
+        return ArraySpec(f"variants/info/{name}", ("variant",), dtype, f"INFO/{key} of each variant.")
+    return ArraySpec(f"genotypes/fields/{name}", ("call",), dtype, f"FORMAT/{key} of each ALT call.")
+
+
 def validate(group, path: str) -> None:
     """Check that `group` is a complete store of this format; raise naming what is wrong."""
     attrs = dict(group.attrs)
@@ -155,6 +163,8 @@ def validate(group, path: str) -> None:
         specs.append(REFERENCE)
     for name in attrs.get("tracks", []):
         specs += list(track_specs(name))
+    for name, field in (attrs.get("var_fields") or {}).items():  # optional: stores without have none
+        specs.append(var_field_spec(name, field["source"], field["key"], field["dtype"]))
     for spec in specs:
         try:
             arr = group[spec.path]

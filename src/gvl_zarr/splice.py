@@ -6,7 +6,8 @@ columns, `length` at least the longest exon) and opened with
 transcript, each exon's personal bases (`_kernels/splice.py`: the bases aligned to the
 exon's reference span, as `bcftools consensus` aligns them), reverse-complemented on '-'
 (with `rc_neg`), joined in exon-number order. Tracks come realigned to the same bases.
-Outputs are `Ragged`: transcripts differ in length.
+Outputs are `Ragged` (transcripts differ in length), or padded arrays with
+`with_len("variable")`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ._kernels.splice import span_haplotypes
 from ._region_labels import NameIndex, is_names, read_column
 from .errors import DatasetIndexError, InputFileError, SettingsError
 from .ragged import Ragged
+from .variants import join_exons, read_variants
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -125,6 +127,7 @@ class SplicedDataset:
                 f"splicing needs jitter=0 (got jitter={ds.settings.jitter}): a transcript's exons cannot be shifted "
                 "independently. Fix: open with jitter=0."
             )
+        _check_spliced(ds.settings)
         self._ds = ds
         self._map = smap
         self._t = np.arange(len(smap.names)) if transcripts is None else transcripts
@@ -175,6 +178,19 @@ class SplicedDataset:
             )
         return SplicedDataset(self._ds.with_settings(**settings), self._map, self._t)
 
+    def with_len(self, output_length: str) -> SplicedDataset:
+        """ "ragged" (default: `Ragged` transcripts of their true lengths) or "variable" (arrays
+        padded with N / 0 to the batch's longest transcript), as GenVarLoader 0.43.1."""
+        return self.with_settings(output_length=output_length)
+
+    def with_seqs(self, kind: str | None) -> SplicedDataset:
+        """Sequences: "haplotypes", "reference" or None."""
+        return self.with_settings(return_sequences=kind)
+
+    def with_tracks(self, tracks: Any = None) -> SplicedDataset:
+        """Tracks: a name, a list of names or False; None keeps the current selection."""
+        return self if tracks is None else self.with_settings(return_tracks=tracks)
+
     def subset_to(self, transcripts: Any = None, samples: Any = None) -> SplicedDataset:
         """Some transcripts (names, ints or a mask) and/or samples (names, ints or a mask)."""
         ds = self._ds if samples is None else self._ds.subset_to(samples=samples)
@@ -223,6 +239,11 @@ class SplicedDataset:
         haplotypes = st.return_sequences == "haplotypes"
         if st.return_sequences is None and not st.return_tracks:
             raise SettingsError("nothing to return: enable return_sequences or return_tracks.")
+        if st.return_sequences == "variants":
+            rv = read_variants(
+                d, exon_rows, exon_samples, d.r_bed_start[exon_rows], (len(exon_rows),), st, d.r_bed_end[exon_rows]
+            )
+            return self._finish([join_exons(rv, n_exons, shape)], t_local, s_local, shape)
         ploidy = d.ploidy if haplotypes else 1
         inst_of_exon = np.repeat(np.arange(len(t)), n_exons)
         first_exon = np.concatenate([[0], np.cumsum(n_exons)[:-1]]).astype(np.int64)
@@ -244,6 +265,12 @@ class SplicedDataset:
             if st.squeeze_tracks:
                 t_shape = tuple(x for i, x in enumerate(t_shape) if i != len(shape))
             outputs.append(Ragged.from_offsets(data, t_shape, t_off))
+        if st.output_length == "variable":
+            outputs = [_padded(o, b"N" if i == 0 and st.return_sequences else 0) for i, o in enumerate(outputs)]
+        return self._finish(outputs, t_local, s_local, shape)
+
+    def _finish(self, outputs: list[Any], t_local: np.ndarray, s_local: np.ndarray, shape: tuple[int, ...]) -> Any:
+        st = self.settings
         if st.transform is not None:
             result = st.transform(*outputs)
             outputs = list(result) if isinstance(result, tuple) else [result]
@@ -254,6 +281,34 @@ class SplicedDataset:
                 s_local.reshape(shape),
             ]
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+
+def _check_spliced(st: Any) -> None:
+    """Settings a spliced read cannot honour raise here, not later in a batch."""
+    if isinstance(st.output_length, int):
+        raise SettingsError(
+            f"spliced transcripts differ in length, so an int output length ({st.output_length}) does not apply "
+            "(GenVarLoader 0.43.1 limits it to the shortest exon). Fix: with_len('ragged') (the default) or "
+            "with_len('variable') (padded to the batch's longest transcript)."
+        )
+    if st.return_sequences == "annotated":
+        raise SettingsError(
+            "return_sequences='annotated' is not provided for spliced transcripts; use 'haplotypes', 'reference' "
+            "or 'variants', or open without splice_info for per-exon annotated haplotypes."
+        )
+    if st.return_sequences == "variants" and st.return_tracks:
+        raise SettingsError("return_sequences='variants' returns no tracks; use with_tracks(False).")
+
+
+def _padded(r: Ragged, fill: bytes | float) -> np.ndarray:
+    """A ragged output as an array padded on the right with `fill` to its longest row
+    (GenVarLoader's "variable" length: N for sequences, 0 for tracks)."""
+    lengths = np.diff(r.offsets)
+    width = int(lengths.max(initial=0))
+    out = np.full((len(lengths), width), fill, r.data.dtype)
+    cols = np.arange(len(r.data)) - np.repeat(r.offsets[:-1], lengths)
+    out[np.repeat(np.arange(len(lengths)), lengths), cols] = r.data[: r.offsets[-1]]
+    return out.reshape(*r.shape, width)
 
 
 def _read_spans(

@@ -44,6 +44,8 @@ def write_init(
     max_mem: int | str | None = None,
     regions_per_partition: int | None = None,
     samples_per_partition: int | None = None,
+    var_fields: Sequence[str] | None = None,
+    dosage_field: str = "DS",
 ) -> int:
     """Plan a write of `path` (arguments as `gvl_zarr.write`); returns its number of partitions.
 
@@ -53,7 +55,7 @@ def write_init(
 
     plan, inputs, regions = _prepare(
         out, bed, variants, bigwigs, length, max_jitter, samples, overwrite, reference, allow_unphased,
-        annot_bigwigs, max_mem, regions_per_partition, samples_per_partition,
+        annot_bigwigs, max_mem, regions_per_partition, samples_per_partition, var_fields, dosage_field,
     )  # fmt: skip
     inputs.close()
     tmp = _plan.staged_path(out)

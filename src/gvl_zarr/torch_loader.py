@@ -41,7 +41,8 @@ def _to_torch(x: Any) -> Any:
     if isinstance(x, AnnotatedHaps):
         return tuple(_to_torch(v) for v in (x.haps, x.var_idxs, x.ref_coords))
     if isinstance(x, RaggedVariants):
-        return tuple(_to_torch(v) for v in (x.start, x.ilen, x.var_idxs, x.alt))
+        more = ([x.ref] if x.ref is not None else []) + list(x.extra.values())
+        return tuple(_to_torch(v) for v in (x.start, x.ilen, x.var_idxs, x.alt, *more))
     if isinstance(x, np.ndarray):
         if x.dtype.kind == "S":
             x = x.view(np.uint8)
@@ -55,7 +56,8 @@ class TorchDataset(_TorchDatasetBase):
     """Map-style torch dataset whose `__getitem__` takes a list of raveled indices and
     returns the whole batch (haplotype bytes as uint8 tensors, `Ragged` outputs as nested
     tensors, annotated haplotypes as a (haplotypes, variant ids, coordinates) tuple, variants
-    as a (start, ilen, variant ids, ALT bases per variant) tuple)."""
+    as a (start, ilen, variant ids, ALT bases per variant[, REF bases per variant], other
+    var_fields in order) tuple)."""
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset

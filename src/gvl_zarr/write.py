@@ -13,7 +13,7 @@ import shutil
 import uuid
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,7 @@ import polars as pl
 import zarr
 from tqdm.auto import tqdm
 
-from . import _plan, _track_reads, schema
+from . import _plan, _track_reads, _variant_fields, schema
 from ._annotation import annotation_tracks
 from ._args import sample_list, track_list, whole_number
 from ._arrays import create
@@ -90,6 +90,8 @@ def write(
     client: Any = None,
     regions_per_partition: int | None = None,
     samples_per_partition: int | None = None,
+    var_fields: Sequence[str] | None = None,
+    dosage_field: str = "DS",
 ) -> None:
     """Write a gvl_zarr dataset (a Zarr v3 store) for the regions of `bed`.
 
@@ -128,6 +130,14 @@ def write(
         regions_per_partition, samples_per_partition: partition sizes (default: the largest
             blocks whose offsets fit `max_mem`; one partition writes straight into the store).
             Decoded outputs do not depend on them; the stored bytes do.
+        var_fields: INFO and FORMAT fields of a VCF/BCF or VCF Zarr to store with the variants, returned by
+            `with_seqs("variants")` when named in `Dataset.open(..., var_fields=[...])`:
+            numeric fields with one value per ALT (Number=A, R or 1), e.g. ["AF", "dosage"].
+            INFO values are kept per variant, FORMAT values per ALT call. "dosage" is the
+            FORMAT field `dosage_field`; prefix a name ("INFO/DP", "FORMAT/GQ") when the
+            header declares it as both.
+        dosage_field: the FORMAT field that holds dosages (GenVarLoader's name for it). A PGEN
+            input offers its dosages only, as FORMAT/DS (var_fields=["dosage"]).
     """
     if is_remote(path):  # first statement: locals() holds exactly the arguments
         args = {k: v for k, v in locals().items() if k not in ("path", "overwrite", "storage_options")}
@@ -138,7 +148,7 @@ def write(
     client = resolve_client(client)
     plan, inputs, regions = _prepare(
         out, bed, variants, bigwigs, length, max_jitter, samples, overwrite, reference, allow_unphased,
-        annot_bigwigs, max_mem, regions_per_partition, samples_per_partition,
+        annot_bigwigs, max_mem, regions_per_partition, samples_per_partition, var_fields, dosage_field,
     )  # fmt: skip
     remove_stale(out)
     tmp = new_partial(out)
@@ -182,6 +192,8 @@ def _prepare(
     max_mem: int | str | None,
     regions_per_partition: int | None,
     samples_per_partition: int | None,
+    var_fields: Sequence[str] | None = None,
+    dosage_field: str = "DS",
 ) -> tuple[_plan.Plan, Inputs, tuple[pl.DataFrame, np.ndarray, np.ndarray, np.ndarray]]:
     """Check the arguments and inputs, open them, and plan the partitions of the write."""
     budget = resolve_max_mem(max_mem)
@@ -202,6 +214,9 @@ def _prepare(
     chosen = _choose_samples(vcf, tracks, samples)
     if vcf is not None and chosen != vcf.samples:
         vcf = open_variants(variants, chosen, allow_unphased=allow_unphased)
+    if var_fields and vcf is None:
+        raise InputFileError("var_fields needs variants= (a VCF/BCF with those fields).")
+    field_specs = _variant_fields.resolve(vcf, var_fields, dosage_field) if vcf is not None else []
     fasta = FastaReader(reference) if reference is not None else None
 
     contigs = list(dict.fromkeys(bed_df["chrom"].to_list()))
@@ -233,9 +248,15 @@ def _prepare(
         annotations=[track_record(t) for t in annotations],
         out=out,
         overwrite=bool(overwrite),
+        var_fields=list(var_fields) if var_fields else None,
+        dosage_field=str(dosage_field),
+        field_specs=[asdict(f) for f in field_specs],
     )
     plan.fingerprints = _plan.fingerprint(_plan.input_paths(plan))
-    inputs = Inputs(variants, allow_unphased, chosen, fasta, tracks, annotations, vcf=vcf)
+    inputs = Inputs(
+        variants, allow_unphased, chosen, fasta, tracks, annotations, vcf=vcf,
+        var_fields=plan.var_fields, dosage_field=plan.dosage_field,
+    )  # fmt: skip
     return plan, inputs, (bed_df, contig_idx, start, end)
 
 
@@ -377,10 +398,11 @@ def _write_regions(root, bed: pl.DataFrame, contig_idx, start, end, fetch_end) -
         create(root, spec, values[spec.path], sharded=False)
 
 
-def _variant_group_width(max_mem: int, n_samples: int, ploidy: int) -> int:
+def _variant_group_width(max_mem: int, n_samples: int, ploidy: int, n_format_fields: int = 0) -> int:
     """Widest span of regions read by one variant query: half of `max_mem` holds its calls
-    (int8 codes + phase flags, twice while blocks are joined) at `_RECORDS_PER_BP`."""
-    per_bp = 2 * max(n_samples, 1) * (ploidy + 1) * _RECORDS_PER_BP
+    (int8 codes + phase flags, twice while blocks are joined) at `_RECORDS_PER_BP`, and the
+    4-byte values of each FORMAT field asked for (also held twice by the reader)."""
+    per_bp = 2 * max(n_samples, 1) * (ploidy + 1 + 4 * n_format_fields) * _RECORDS_PER_BP
     return int(min(_MAX_GROUP_WIDTH, max(1, (max_mem // 2) / per_bp)))
 
 
@@ -416,8 +438,10 @@ def _write_genotypes(
     offsets = np.zeros((n_regions, n_samples, vcf.ploidy, 2), np.int64)
     acc = _Variants()
     call_rows = sink.rows(schema.GENOTYPES[1:])  # streamed: calls outgrow memory first
+    fields = _variant_fields.FieldWriter(sink, getattr(vcf, "fields", []), table=table)
     rowmap = RowMap()
-    groups = group_spans(contig_idx, lo, hi, max_width=_variant_group_width(max_mem, n_samples, vcf.ploidy))
+    n_format = sum(f.source == "FORMAT" for f in fields.specs)
+    groups = group_spans(contig_idx, lo, hi, max_width=_variant_group_width(max_mem, n_samples, vcf.ploidy, n_format))
     for group in tqdm(groups, desc="genotypes", unit="region group", disable=not progress):
         contig = contigs[int(contig_idx[group[0]])]
         vcf_contig = require_contig(contig, vcf.contigs, file=vcf.path, what="BED")
@@ -433,6 +457,7 @@ def _write_genotypes(
         alt_map, keep = rowmap.add(vcf_contig, query_end, block)
         group_offsets, calls = sparse_calls(block.genotypes, alt_map, rec_lo, rec_hi, acc.n_calls)
         offsets[group] = group_offsets
+        fields.add(block, keep, alt_map, rec_lo, rec_hi, group_offsets, acc.n_calls)
         if table:
             acc.contig.append(np.full(len(keep), contig_idx[group[0]], np.int32))
             acc.pos.append(block.pos[keep])
@@ -443,6 +468,7 @@ def _write_genotypes(
         acc.n_calls += len(calls)
 
     call_rows.close()
+    fields.finish()
     if table:
         _write_variant_table(sink, acc, contigs, fasta, vcf)
     sink.array(schema.GENOTYPES[0], offsets)

@@ -53,6 +53,24 @@ def fill_calls(genotypes, alt_map, record_lo, record_hi, offsets, variant_index)
                             k += 1
 
 
+@kernel(parallel=True)
+def fill_call_values(genotypes, alt_map, record_lo, record_hi, offsets, values, out):
+    """out[k] = values[i, s, a - 1] of each ALT call, in `fill_calls`' order (offsets local
+    to `out`): a per-call FORMAT field parallel to the variant index."""
+    n_regions = record_lo.shape[0]
+    n_samples = genotypes.shape[1]
+    ploidy = genotypes.shape[2]
+    for r in numba.prange(n_regions):
+        for s in range(n_samples):
+            for p in range(ploidy):
+                k = offsets[r, s, p, 0]
+                for i in range(record_lo[r], record_hi[r]):
+                    a = genotypes[i, s, p]
+                    if a > 0 and alt_map[i, a] >= 0:
+                        out[k] = values[i, s, a - 1]
+                        k += 1
+
+
 def sparse_calls(
     genotypes: np.ndarray, alt_map: np.ndarray, record_lo: np.ndarray, record_hi: np.ndarray, base: int
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -55,6 +55,10 @@ def to_block(batch: RecordBatch, reader: Any) -> VariantBlock:
             pos.append(p)
             refs.append(ref)
             alts.append(alt.encode())
+    info = {}
+    if batch.info:
+        rec_idx, alt_k = np.nonzero(alt_map[:, 1:] >= 0)  # row order: record, then ALT
+        info = {name: values[rec_idx, alt_k] for name, values in batch.info.items()}
     genotypes = gts.astype(np.int8, copy=False)  # readers may hand over int8 blocks (changed in place)
     genotypes[genotypes < 0] = -1  # every missing form (-1, -2 padding, -9) reads as reference
     return VariantBlock(
@@ -66,6 +70,8 @@ def to_block(batch: RecordBatch, reader: Any) -> VariantBlock:
         record_first_variant=first,
         record_alt_map=alt_map,
         genotypes=genotypes,
+        info=info,
+        format=dict(batch.format),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -25,6 +25,8 @@ class VariantBlock:
     record_first_variant: np.ndarray  # (record,) int64
     record_alt_map: np.ndarray  # (record, max_alleles) int64: allele code -> variant row, -1 none
     genotypes: np.ndarray  # (record, sample, ploidy) int8
+    info: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (variant,) requested INFO values
+    format: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (record, sample, max ALTs)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class RecordBatch:
     alts: list[list[str]]  # (record,) ALT alleles of each record (allele code k = alts[k - 1])
     genotypes: np.ndarray  # (record, sample, ploidy) integer allele codes, negative = missing
     phased: np.ndarray | None  # (record, sample) bool; None when every call is phased
+    info: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (record, max ALTs), ALT k at k - 1
+    format: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (record, sample, max ALTs)
 
 
 class VariantReader(Protocol):

@@ -143,6 +143,30 @@ class PgenReader:
         self.ploidy = 2
         self.allow_unphased = allow_unphased
         self._symbolic: set[tuple[str, int, str]] = set()
+        self.fields: list = []  # only "dosage" (`_variant_fields.resolve`)
+
+    def header_fields(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """A PGEN's only per-call field: its ALT dosages, offered as FORMAT/DS (PLINK 2's
+        `vcf-dosage=DS` name; hard calls when the file stores no dosages)."""
+        return {("FORMAT", "DS"): ("A", "Float")}
+
+    def _dosages(self, first: int, n: int, keep: np.ndarray, n_alts: list[int]) -> np.ndarray:
+        """(record, sample, max ALTs) float32 dosages of rows [first, first + n) kept by
+        `keep`; pgenlib's missing value (-9) becomes NaN."""
+        width = max(n_alts, default=0)
+        out = np.full((len(keep), len(self.samples), width), np.nan, np.float32)
+        if not len(keep) or not width:
+            return out
+        buf = np.empty((n, self._n_samples), np.float32)
+        self._pgen.read_dosages_range(first, first + n, buf)
+        out[:, :, 0] = buf[keep][:, self._columns]
+        one = np.empty(self._n_samples, np.float32)
+        for r, k in enumerate(keep):  # multiallelic records: ALT k's dosage, one read each
+            for a in range(2, n_alts[r] + 1):
+                self._pgen.read_dosages(first + int(k), one, a)
+                out[r, :, a - 1] = one[self._columns]
+        out[out == -9] = np.nan
+        return out
 
     def _index_contigs(self) -> dict[str, tuple[int, int, np.ndarray, np.ndarray]]:
         """Per contig: its row range and (0-based POS, running max of record ends) for range queries."""
@@ -190,13 +214,18 @@ class PgenReader:
         # pgenlib leaves phasepresent unset for homozygous calls; only heterozygous ones carry phase
         phased = ~hets | (phase[keep][:, self._columns] != 0)
         alts = rows["ALT"].to_list()
+        rec_alts = [[] if alts[k] == "." else alts[k].split(",") for k in keep]  # "." = no ALT, as cyvcf2 reads it
+        fmt = {}
+        if self.fields:  # resolve() allows only the dosage
+            fmt[self.fields[0].name] = self._dosages(lo + i0, n, keep, [len(a) for a in rec_alts])
         batch = RecordBatch(
             contig=contig,
             pos=pos[i0:i1][keep].astype(np.int64),
             ref=[ref[k] for k in keep],
-            alts=[[] if alts[k] == "." else alts[k].split(",") for k in keep],  # "." = no ALT, as cyvcf2 reads it
+            alts=rec_alts,
             genotypes=gts,
             phased=phased,
+            format=fmt,
         )
         return to_block(batch, self)
 

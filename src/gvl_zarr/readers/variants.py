@@ -97,6 +97,20 @@ class MultiReader:
         for r in readers:
             self.contig_lengths.update({c: n for c, n in r.contig_lengths.items() if c in self._owner})
 
+    def header_fields(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """Fields every file declares alike (see `VcfReader.header_fields`)."""
+        per_file = [r.header_fields() for r in self.readers]
+        return {k: v for k, v in per_file[0].items() if all(other.get(k) == v for other in per_file[1:])}
+
+    @property
+    def fields(self) -> list:
+        return self.readers[0].fields if hasattr(self.readers[0], "fields") else []
+
+    @fields.setter
+    def fields(self, specs: list) -> None:
+        for r in self.readers:
+            r.fields = specs
+
     def read(self, contig: str, start: int, end: int) -> VariantBlock:
         """Records of the file that holds `contig`."""
         return self._owner[contig].read(contig, start, end)

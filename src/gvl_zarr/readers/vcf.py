@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .._variant_fields import INT_MISSING, FieldSpec, per_alt
 from .._vcf_checks import check_alleles, check_bgzf, check_haploid, check_sorted, check_tabix, header_problem
 from ..errors import InputFileError, MissingFileError
 from ._records import is_symbolic, to_block
@@ -75,6 +76,16 @@ class VcfReader:
         self.allow_unphased = allow_unphased
         self._symbolic: set[tuple[str, int, str]] = set()
         self._index_checked: set[str] = set()
+        self.fields: list[FieldSpec] = []  # INFO/FORMAT fields to read (`_variant_fields.resolve`)
+
+    def header_fields(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """{(INFO or FORMAT, ID): (Number, Type)} of the header's declarations."""
+        out = {}
+        for h in self._vcf.header_iter():
+            if h.type in ("INFO", "FORMAT"):
+                info = h.info()
+                out[(h.type, info.get("ID"))] = (str(info.get("Number")), str(info.get("Type")))
+        return out
 
     def read(self, contig: str, start: int, end: int) -> VariantBlock:
         """Records overlapping [start, end) on `contig` (0-based), multiallelics split."""
@@ -90,6 +101,7 @@ class VcfReader:
         alts: list[list[str]] = []
         gt_blocks: list[np.ndarray] = []
         ph_blocks: list[np.ndarray] = []
+        values: dict[str, list[tuple[int, np.ndarray]]] = {f.name: [] for f in self.fields}
         block = max(1, _BLOCK_BYTES // max(1, (self.ploidy + 1) * n_samples))
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="no intervals found")  # an empty span is fine
@@ -120,12 +132,22 @@ class VcfReader:
                 check_haploid(self.path, contig, rec.POS, arr, self.samples)
                 gt_blocks[-1][i] = np.maximum(arr[:, : self.ploidy], -1)  # int8 as stored; every missing form is -1
                 ph_blocks[-1][i] = arr[:, self.ploidy] != 0
+                for f in self.fields:
+                    values[f.name].append(self._field_values(rec, f, n_samples))
         check_sorted(self.path, contig, pos)
         n_rec = len(pos)
         gts = np.concatenate(gt_blocks)[:n_rec] if gt_blocks else np.zeros((0, n_samples, self.ploidy), np.int8)
         del gt_blocks
         phased = np.concatenate(ph_blocks)[:n_rec] if ph_blocks else np.ones((0, n_samples), bool)
         del ph_blocks
+        width = max((len(a) for a in alts), default=0)
+        info, fmt = {}, {}
+        for f in self.fields:
+            shape = (n_rec, width) if f.source == "INFO" else (n_rec, n_samples, width)
+            out = np.full(shape, f.missing, f.dtype)
+            for r, (n_alt, v) in enumerate(values.pop(f.name)):
+                per_alt(v, f.number, n_alt, out[r])
+            (info if f.source == "INFO" else fmt)[f.name] = out
         batch = RecordBatch(
             contig=contig,
             pos=np.asarray(pos, np.int64) - 1,
@@ -133,8 +155,31 @@ class VcfReader:
             alts=alts,
             genotypes=gts,
             phased=phased,
+            info=info,
+            format=fmt,
         )
         return to_block(batch, self)
+
+    def _field_values(self, rec, f: FieldSpec, n_samples: int) -> tuple[int, np.ndarray | None]:
+        """(ALT count, the record's raw values of `f`) — FORMAT values with samples in
+        `self.samples` order; None when the record lacks the field."""
+        n_alt = len(rec.ALT)
+        if f.source == "INFO":
+            v = rec.INFO.get(f.key)
+            if v is None:
+                return n_alt, None
+            arr = np.array(v if isinstance(v, tuple) else [v], dtype=object)
+            arr[arr == None] = np.nan if f.dtype == "float32" else INT_MISSING  # noqa: E711 (elementwise)
+            return n_alt, arr.astype(f.dtype)
+        v = rec.format(f.key) if n_samples else None
+        if v is None:
+            return n_alt, None
+        v = np.asarray(v)
+        if f.dtype == "int32":
+            v = np.where(v == INT_MISSING + 1, INT_MISSING, v)  # htslib's vector end: missing too
+        if self._columns is not None:
+            v = v[self._columns]
+        return n_alt, v.astype(f.dtype)
 
     @property
     def n_symbolic_skipped(self) -> int:

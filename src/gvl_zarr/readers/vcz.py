@@ -9,9 +9,16 @@ from collections.abc import Sequence
 import numpy as np
 import zarr
 
+from .._variant_fields import INT_MISSING, per_alt
 from ..errors import InputFileError, MissingFileError
 from ._records import to_block
 from .base import RecordBatch, VariantBlock
+
+_LAYOUT_ARRAYS = {
+    "variant_contig", "variant_position", "variant_allele", "variant_id", "variant_id_mask", "variant_quality",
+    "variant_filter", "variant_length", "call_genotype", "call_genotype_mask", "call_genotype_phased",
+}  # fmt: skip
+"""Arrays of the VCF Zarr layout itself, not INFO/FORMAT fields."""
 
 REQUIRED = ("sample_id", "contig_id", "variant_contig", "variant_position", "variant_allele", "call_genotype")
 
@@ -94,6 +101,43 @@ class VczReader:
         self.ploidy = 2
         self.allow_unphased = allow_unphased
         self._symbolic: set[tuple[str, int, str]] = set()
+        self.fields: list = []  # INFO/FORMAT fields to read (`_variant_fields.resolve`)
+
+    def header_fields(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """{(INFO or FORMAT, ID): (Number, Type)} from the store's `variant_<ID>` and
+        `call_<ID>` arrays: Number from their dimensions (alt_alleles: A, alleles: R,
+        none: 1, another: "."), Type from their dtype."""
+        out = {}
+        for name in self._root.array_keys():
+            source, prefix = ("INFO", "variant_") if name.startswith("variant_") else ("FORMAT", "call_")
+            if not name.startswith(prefix) or name in _LAYOUT_ARRAYS:
+                continue
+            arr = self._root[name]
+            dims = list(_dimension_names(arr))[1 + (source == "FORMAT") :]
+            number = "1" if not dims else {"alt_alleles": "A", "alleles": "R"}.get(dims[0], ".")
+            kind = arr.dtype.kind if isinstance(arr.dtype, np.dtype) else "U"
+            out[(source, name[len(prefix) :])] = (
+                number,
+                {"f": "Float", "i": "Integer", "u": "Integer", "b": "Flag"}.get(kind, "String"),
+            )
+        return out
+
+    def _field_values(self, f, sel: slice, keep: np.ndarray, n_alts: list[int]) -> np.ndarray:
+        """(record[, sample], max ALTs) values of field `f` for rows `sel` kept by `keep`;
+        VCF Zarr's missing and fill values (NaN; -1 and -2 for integers) become missing."""
+        width = max(n_alts, default=0)
+        prefix = "variant_" if f.source == "INFO" else "call_"
+        raw = np.asarray(self._root[prefix + f.key][sel])[keep]
+        if f.source == "FORMAT":
+            raw = raw[:, self._columns]
+        if raw.dtype.kind in "iu":
+            raw = np.where(raw < 0, INT_MISSING, raw) if raw.dtype.kind == "i" else raw
+        raw = raw.astype(f.dtype)
+        lead = raw.shape[: 1 + (f.source == "FORMAT")]
+        out = np.full((*lead, width), f.missing, f.dtype)
+        for r, n_alt in enumerate(n_alts):
+            per_alt(raw[r], f.number, n_alt, out[r])
+        return out
 
     def _index_contigs(self, names: list[str]) -> dict[str, tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
         """Per contig with variants: first row, 0-based positions, record ends and their running max."""
@@ -181,13 +225,23 @@ class VczReader:
             phased = np.zeros((0, n_samples), bool)
             pos = np.zeros(0, np.int64)
         ref = [str(a[0]) for a in alleles]
+        alts = [[str(a) for a in alleles[k][1:] if str(a) != ""] for k in keep]
+        info, fmt = {}, {}
+        for f in self.fields:
+            values = self._field_values(f, sel, keep, [len(a) for a in alts]) if rows.size else None
+            if values is None:
+                shape = (0, 0) if f.source == "INFO" else (0, n_samples, 0)
+                values = np.zeros(shape, f.dtype)
+            (info if f.source == "INFO" else fmt)[f.name] = values
         batch = RecordBatch(
             contig=contig,
             pos=pos[keep],
             ref=[ref[k] for k in keep],
-            alts=[[str(a) for a in alleles[k][1:] if str(a) != ""] for k in keep],
+            alts=alts,
             genotypes=gts[keep],
             phased=np.zeros((len(keep), n_samples), bool) if phased is None else phased[keep],
+            info=info,
+            format=fmt,
         )
         return to_block(batch, self)
 
@@ -199,3 +253,9 @@ class VczReader:
     def n_symbolic_skipped(self) -> int:
         """Distinct symbolic ALT alleles met so far (each reads as reference)."""
         return len(self._symbolic)
+
+
+def _dimension_names(arr: zarr.Array) -> tuple[str, ...]:
+    """An array's dimension names: Zarr v3 metadata, or v2's `_ARRAY_DIMENSIONS` attribute."""
+    names = getattr(arr.metadata, "dimension_names", None)
+    return tuple(names) if names else tuple(arr.attrs.get("_ARRAY_DIMENSIONS", ()))
