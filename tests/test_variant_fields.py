@@ -495,3 +495,25 @@ def test_vcf_zarr_fields_equal_the_vcf(tmp_path: Path, fields_store: Path) -> No
     assert np.isnan(rv.dosage.data).any()  # '.' in the VCF reads as NaN here too
     with pytest.raises(gvl.InputFileError, match=r"VCF Zarr .*ds\.vcz: INFO/CIPOS is Number=\., Type=Integer"):
         gvl.write(tmp_path / "a.gvl", _regions(), variants=vcz, var_fields=["CIPOS"], progress=False)
+
+
+def test_fields_of_a_partitioned_write_read_the_same(tmp_path: Path) -> None:
+    """Written in 3 × 2 partitions (region blocks × sample blocks, through part folders and
+    finalise), the variants and their INFO and FORMAT fields read as from one partition."""
+    starts = np.arange(16_050_000, 16_136_000, 6_000)
+    bed = pl.DataFrame({"chrom": ["22"] * len(starts), "chromStart": starts, "chromEnd": starts + 8_000})
+    kw = dict(variants=VCF_DS, length=8_000, max_jitter=500, var_fields=["AF", "dosage"], progress=False)
+    gvl.write(tmp_path / "one.gvl", bed, **kw)
+    gvl.write(tmp_path / "parts.gvl", bed, regions_per_partition=6, samples_per_partition=4, **kw)
+    parts_root = zarr.open_group(str(tmp_path / "parts.gvl"), mode="r")
+    assert set(parts_root.attrs["var_fields"]) == {"AF", "dosage"}
+    reads = []
+    for name in ("one.gvl", "parts.gvl"):
+        fields = ["alt", "ilen", "start", "AF", "dosage"]
+        ds = gvl.Dataset.open(tmp_path / name, FASTA, jitter=0, return_sequences="variants", var_fields=fields)
+        reads.append(ds[:, :])
+    one, parts = reads
+    for field in ("start", "ilen", "AF", "dosage"):
+        a, b = one[field], parts[field]
+        np.testing.assert_array_equal(a.offsets, b.offsets, err_msg=field)
+        np.testing.assert_array_equal(a.data, b.data, err_msg=field)
