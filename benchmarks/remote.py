@@ -29,7 +29,10 @@ DATA = ROOT / "tests" / "data"
 
 
 def latency_proxy(target: str, latency_s: float) -> tuple[http.server.ThreadingHTTPServer, str]:
-    """A threaded HTTP proxy to `target` that waits `latency_s` before each request."""
+    """A threaded HTTP proxy to `target` that waits `latency_s` before each request.
+
+    `server.log` lists every request's (path, Range header); `server.trips` counts round
+    trips: requests that arrived while none was in flight (the first of a concurrent wave)."""
     host, port = urlsplit(target).hostname, urlsplit(target).port
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -39,6 +42,17 @@ def latency_proxy(target: str, latency_s: float) -> tuple[http.server.ThreadingH
             pass
 
         def _forward(self) -> None:
+            with server.lock:
+                server.log.append((self.path, self.headers.get("Range")))
+                server.trips += server.inflight == 0
+                server.inflight += 1
+            try:
+                self._send()
+            finally:
+                with server.lock:
+                    server.inflight -= 1
+
+        def _send(self) -> None:
             time.sleep(latency_s)
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             conn = http.client.HTTPConnection(host, port, timeout=60)
@@ -59,6 +73,7 @@ def latency_proxy(target: str, latency_s: float) -> tuple[http.server.ThreadingH
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    server.log, server.lock, server.trips, server.inflight = [], threading.Lock(), 0, 0
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 

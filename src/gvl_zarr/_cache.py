@@ -73,6 +73,11 @@ class ChunkCache:
     `get_many` returns the cached chunks and decodes the missing ones with one call to a
     loader, so a batch's misses are fetched together (concurrently on remote stores).
     Arrays a batch holds stay alive in the batch even if evicted meanwhile.
+
+    A background prefetcher (`_prefetch.py`) `claim`s the chunks it is about to fetch and
+    `fulfil`s them: a batch that needs a claimed chunk waits for it instead of requesting it
+    a second time. `make_room` evicts before a prefetch so that the chunks held plus those
+    in flight stay within the budget (`peak` records the most ever held so).
     """
 
     def __init__(self, budget: int) -> None:
@@ -82,7 +87,11 @@ class ChunkCache:
         self.hits = 0
         self.misses = 0
         self.bytes_decoded = 0
+        self.waits = 0
+        self.inflight = 0
+        self.peak = 0
         self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._pending: dict[Hashable, threading.Event] = {}
         self._lock = threading.Lock()
         self.disk: Any = None
         """A `DiskChunkCache` of raw remote byte ranges under this cache, or None."""
@@ -93,7 +102,8 @@ class ChunkCache:
         have held the lock or been mid-update at the fork; it does not exist in the child."""
         self._lock = threading.Lock()
         self._items = OrderedDict()
-        self.nbytes = 0
+        self._pending = {}
+        self.nbytes = self.inflight = 0
 
     def __len__(self) -> int:
         return len(self._items)
@@ -102,24 +112,80 @@ class ChunkCache:
         """The arrays for `keys`, calling `load(missing_keys)` once for those not cached."""
         out: list[np.ndarray | None] = [None] * len(keys)
         missing: list[int] = []
+        waiting: list[tuple[int, threading.Event]] = []
         with self._lock:
             for i, key in enumerate(keys):
                 arr = self._items.get(key)
-                if arr is None:
-                    missing.append(i)
-                else:
+                if arr is not None:
                     self._items.move_to_end(key)
                     out[i] = arr
-            self.hits += len(keys) - len(missing)
+                elif key in self._pending:
+                    waiting.append((i, self._pending[key]))
+                else:
+                    missing.append(i)
+            self.hits += len(keys) - len(missing) - len(waiting)
             self.misses += len(missing)
+            self.waits += len(waiting)
         if missing:
-            loaded = load([keys[i] for i in missing])
-            with self._lock:
-                for i, arr in zip(missing, loaded, strict=True):
-                    out[i] = arr
-                    self.bytes_decoded += arr.nbytes
-                    self._put(keys[i], arr)
+            self._load_into(out, keys, missing, load)
+        if waiting:
+            again = []
+            for i, event in waiting:
+                event.wait()
+                with self._lock:
+                    arr = self._items.get(keys[i])
+                if arr is None:  # the prefetch failed, or its chunk was evicted at once
+                    again.append(i)
+                out[i] = arr
+            if again:
+                self._load_into(out, keys, again, load)
         return out  # type: ignore[return-value]
+
+    def _load_into(self, out: list, keys: list[Hashable], which: list[int], load: Callable) -> None:
+        loaded = load([keys[i] for i in which])
+        with self._lock:
+            for i, arr in zip(which, loaded, strict=True):
+                out[i] = arr
+                self.bytes_decoded += arr.nbytes
+                self._put(keys[i], arr)
+
+    # ------------------------------------------------------------ prefetch
+    def cached(self, key: Hashable) -> bool:
+        """Whether `key` is held or being fetched (no LRU update)."""
+        return key in self._items or key in self._pending
+
+    @property
+    def capacity(self) -> int:
+        """Bytes the LRU may hold: the budget less what whole arrays reserved."""
+        return max(0, self.budget - self.reserved)
+
+    def claim(self, keys: list[Hashable], nbytes: int) -> list[Hashable]:
+        """Of `keys`, those neither held nor being fetched, now marked as being fetched by
+        the caller, who must `fulfil` them. Room is made for `nbytes` decoded bytes (LRU
+        entries evicted), counted in flight until fulfilled."""
+        with self._lock:
+            mine = [k for k in dict.fromkeys(keys) if k not in self._items and k not in self._pending]
+            for key in mine:
+                self._pending[key] = threading.Event()
+            if mine:
+                self.inflight += nbytes
+                while self._items and self.nbytes + self.inflight > self.capacity:
+                    _, evicted = self._items.popitem(last=False)
+                    self.nbytes -= evicted.nbytes
+                self.peak = max(self.peak, self.nbytes + self.reserved + self.inflight)
+            return mine
+
+    def fulfil(self, keys: list[Hashable], arrays: list[np.ndarray] | None, nbytes: int) -> None:
+        """Store the claimed chunks (None: the fetch failed) and wake batches waiting on them."""
+        with self._lock:
+            self.inflight = max(0, self.inflight - nbytes)
+            for i, key in enumerate(keys):
+                if arrays is not None:
+                    self.bytes_decoded += arrays[i].nbytes
+                    self._put(key, arrays[i])
+                event = self._pending.pop(key, None)
+                if event is not None:
+                    event.set()
 
     def _put(self, key: Hashable, arr: np.ndarray) -> None:
         old = self._items.pop(key, None)
@@ -130,9 +196,10 @@ class ChunkCache:
         self._items[key] = arr
         self.nbytes += arr.nbytes
         self._evict()
+        self.peak = max(self.peak, self.nbytes + self.reserved + self.inflight)
 
     def _evict(self) -> None:
-        while self.nbytes > self.budget - self.reserved:
+        while self._items and self.nbytes + self.inflight > self.budget - self.reserved:
             _, evicted = self._items.popitem(last=False)
             self.nbytes -= evicted.nbytes
 
@@ -159,7 +226,8 @@ class ChunkCache:
 
     def stats(self) -> dict[str, int]:
         """Budget, bytes reserved for whole arrays, bytes of chunks held, chunks held, hits,
-        misses and bytes decoded so far."""
+        misses, waits (chunks a batch took from a prefetch in flight), bytes decoded so far,
+        and the peak of reserved + held + in-flight prefetch bytes."""
         return {
             "budget": self.budget,
             "reserved": self.reserved,
@@ -167,7 +235,9 @@ class ChunkCache:
             "chunks": len(self._items),
             "hits": self.hits,
             "misses": self.misses,
+            "waits": self.waits,
             "bytes_decoded": self.bytes_decoded,
+            "peak": self.peak,
         }
 
 
