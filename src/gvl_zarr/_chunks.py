@@ -469,15 +469,15 @@ def fetch_remote(reads: list[tuple[ShardedArray, list[tuple[str, int, int]]]]) -
     return out
 
 
-def prefetch_chunks(items: list[tuple[ShardedArray, np.ndarray]], limit: int) -> int | None:
+def prefetch_chunks(items: list[tuple[ShardedArray, np.ndarray]], limit: int) -> tuple[bool, int]:
     """Load inner chunks of arrays of one remote store ahead of use, in two concurrent waves.
 
     `items` are (array, coords ((k, ndim) inner-grid ints)); chunks not held yet go into the
     array's resident buffer or the LRU. Shard indexes not cached are fetched first, all in
     one wave; then every chunk of every array in one more, adjacent byte ranges of a shard
     merged (`coalesce`). LRU chunks are claimed in the cache while in flight, so a batch
-    needing one waits for it instead of fetching it again. Returns the LRU bytes needed,
-    without fetching, when they exceed `limit`; else None."""
+    needing one waits for it instead of fetching it again. Returns (fetched, LRU bytes
+    needed): nothing is fetched when those bytes exceed `limit`."""
     todo: list[tuple[ShardedArray, np.ndarray, list | None]] = []
     lru_bytes = 0
     for arr, coords in items:
@@ -494,9 +494,9 @@ def prefetch_chunks(items: list[tuple[ShardedArray, np.ndarray]], limit: int) ->
         if len(missing):
             todo.append((arr, missing, keys))
     if lru_bytes > limit:
-        return lru_bytes
+        return False, lru_bytes
     if not todo:
-        return None
+        return True, 0
     cache = todo[0][0]._cache
     shards = []
     for arr, missing, _ in todo:
@@ -530,7 +530,7 @@ def prefetch_chunks(items: list[tuple[ShardedArray, np.ndarray]], limit: int) ->
     finally:
         for keys, nbytes in claims:  # a failed fetch: batches waiting on these fetch them themselves
             cache.fulfil(keys, None, nbytes)
-    return None
+    return True, lru_bytes
 
 
 def range_index(lo: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -68,6 +68,9 @@ class StoreData:
         self.name = describe(location)
         self.cache = ChunkCache(resolve_budget(cache_bytes))
         self.group = open_root(location, self.name, storage_options)
+        self.remote = not isinstance(self.group.store, zarr.storage.LocalStore)
+        """Whether chunks are fetched over a network (any store but a local folder)."""
+        self.prefetcher: Any = None
         schema.validate(self.group, self.name)
         if self.disk_cache is not None:
             self.cache.disk = _disk_cache(self, self.disk_cache, disk_cache_bytes)
@@ -153,6 +156,14 @@ class StoreData:
                     threading.Thread(target=_preload, args=(self._queue,), daemon=True, name="gvl_zarr-preload").start()
                     self._preload_pid = os.getpid()
         self._queue.put(arr)
+
+    def prefetch(self, tasks: list[Any]) -> None:
+        """Queue `_prefetch.Task`s for this process's background prefetch thread."""
+        if self.prefetcher is None:
+            from ._prefetch import Prefetcher
+
+            self.prefetcher = Prefetcher(self)
+        self.prefetcher.submit(tasks)
 
     def _flat(self, path: str) -> FlatArray:
         return FlatArray(self.group[path], self.cache, self.name)
