@@ -76,8 +76,13 @@ class ChunkCache:
 
     A background prefetcher (`_prefetch.py`) `claim`s the chunks it is about to fetch and
     `fulfil`s them: a batch that needs a claimed chunk waits for it instead of requesting it
-    a second time. `make_room` evicts before a prefetch so that the chunks held plus those
-    in flight stay within the budget (`peak` records the most ever held so).
+    a second time; claiming evicts first, so that the chunks held plus those in flight stay
+    within the budget (`peak` records the most ever held so). Prefetched chunks not yet read
+    are evicted after the chunks that were read: otherwise the next window, fetched while
+    the current one is read, is evicted before use in favour of the current window's chunks,
+    which its reads keep refreshing (measured: most of every third window fetched twice).
+    Unread prefetched chunks of tasks no longer ahead (`stale_before`: a DataLoader worker
+    reads only its own batches of a window) become the least recently used ones.
     """
 
     def __init__(self, budget: int) -> None:
@@ -91,6 +96,7 @@ class ChunkCache:
         self.inflight = 0
         self.peak = 0
         self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._fresh: OrderedDict[Hashable, tuple[int, np.ndarray]] = OrderedDict()  # prefetched, unread
         self._pending: dict[Hashable, threading.Event] = {}
         self._lock = threading.Lock()
         self.disk: Any = None
@@ -102,11 +108,24 @@ class ChunkCache:
         have held the lock or been mid-update at the fork; it does not exist in the child."""
         self._lock = threading.Lock()
         self._items = OrderedDict()
+        self._fresh = OrderedDict()
         self._pending = {}
         self.nbytes = self.inflight = 0
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items) + len(self._fresh)
+
+    def _get(self, key: Hashable) -> np.ndarray | None:
+        """The chunk at `key`, now the most recently used (under the lock)."""
+        arr = self._items.get(key)
+        if arr is not None:
+            self._items.move_to_end(key)
+            return arr
+        entry = self._fresh.pop(key, None)
+        if entry is None:
+            return None
+        self._items[key] = entry[1]
+        return entry[1]
 
     def get_many(self, keys: list[Hashable], load: Callable[[list[Hashable]], list[np.ndarray]]) -> list[np.ndarray]:
         """The arrays for `keys`, calling `load(missing_keys)` once for those not cached."""
@@ -115,9 +134,8 @@ class ChunkCache:
         waiting: list[tuple[int, threading.Event]] = []
         with self._lock:
             for i, key in enumerate(keys):
-                arr = self._items.get(key)
+                arr = self._get(key)
                 if arr is not None:
-                    self._items.move_to_end(key)
                     out[i] = arr
                 elif key in self._pending:
                     waiting.append((i, self._pending[key]))
@@ -133,7 +151,7 @@ class ChunkCache:
             for i, event in waiting:
                 event.wait()
                 with self._lock:
-                    arr = self._items.get(keys[i])
+                    arr = self._get(keys[i])
                 if arr is None:  # the prefetch failed, or its chunk was evicted at once
                     again.append(i)
                 out[i] = arr
@@ -152,7 +170,7 @@ class ChunkCache:
     # ------------------------------------------------------------ prefetch
     def cached(self, key: Hashable) -> bool:
         """Whether `key` is held or being fetched (no LRU update)."""
-        return key in self._items or key in self._pending
+        return key in self._items or key in self._fresh or key in self._pending
 
     @property
     def capacity(self) -> int:
@@ -164,44 +182,75 @@ class ChunkCache:
         the caller, who must `fulfil` them. Room is made for `nbytes` decoded bytes (LRU
         entries evicted), counted in flight until fulfilled."""
         with self._lock:
-            mine = [k for k in dict.fromkeys(keys) if k not in self._items and k not in self._pending]
+            mine = [k for k in dict.fromkeys(keys) if not self.cached(k)]
             for key in mine:
                 self._pending[key] = threading.Event()
             if mine:
                 self.inflight += nbytes
-                while self._items and self.nbytes + self.inflight > self.capacity:
-                    _, evicted = self._items.popitem(last=False)
-                    self.nbytes -= evicted.nbytes
+                self._evict()
                 self.peak = max(self.peak, self.nbytes + self.reserved + self.inflight)
             return mine
 
-    def fulfil(self, keys: list[Hashable], arrays: list[np.ndarray] | None, nbytes: int) -> None:
-        """Store the claimed chunks (None: the fetch failed) and wake batches waiting on them."""
+    def fulfil(self, keys: list[Hashable], arrays: list[np.ndarray] | None, nbytes: int, task: int = 0) -> None:
+        """Store the claimed chunks (None: the fetch failed), fetched for prefetch task number
+        `task`, and wake batches waiting on them."""
         with self._lock:
             self.inflight = max(0, self.inflight - nbytes)
             for i, key in enumerate(keys):
                 if arrays is not None:
                     self.bytes_decoded += arrays[i].nbytes
-                    self._put(key, arrays[i])
+                    self._put(key, arrays[i], fresh=task)
                 event = self._pending.pop(key, None)
                 if event is not None:
                     event.set()
 
-    def _put(self, key: Hashable, arr: np.ndarray) -> None:
-        old = self._items.pop(key, None)
-        if old is not None:
-            self.nbytes -= old.nbytes
+    def refresh(self, keys: list[Hashable], task: int) -> None:
+        """Held chunks that prefetch task number `task` needs count as fetched by it (a
+        chunk shared by two blocks, read with the first, must last until the second)."""
+        with self._lock:
+            for key in keys:
+                arr = self._items.pop(key, None)
+                if arr is None:
+                    entry = self._fresh.pop(key, None)
+                    arr = entry[1] if entry is not None else None
+                if arr is not None:
+                    self._fresh[key] = (task, arr)
+
+    def stale_before(self, task: int) -> None:
+        """Prefetched chunks of tasks numbered below `task` that were never read become the
+        least recently used chunks."""
+        with self._lock:
+            while self._fresh:
+                key, (number, arr) = next(iter(self._fresh.items()))
+                if number >= task:
+                    break
+                del self._fresh[key]
+                self._items[key] = arr
+                self._items.move_to_end(key, last=False)
+
+    def _put(self, key: Hashable, arr: np.ndarray, fresh: int | None = None) -> None:
+        self._pop(key)
         if arr.nbytes > self.budget - self.reserved:
             return
-        self._items[key] = arr
+        if fresh is not None:
+            self._fresh[key] = (fresh, arr)
+        else:
+            self._items[key] = arr
         self.nbytes += arr.nbytes
         self._evict()
         self.peak = max(self.peak, self.nbytes + self.reserved + self.inflight)
 
     def _evict(self) -> None:
-        while self._items and self.nbytes + self.inflight > self.budget - self.reserved:
-            _, evicted = self._items.popitem(last=False)
-            self.nbytes -= evicted.nbytes
+        while self.nbytes + self.inflight > self.capacity and (self._items or self._fresh):
+            self._pop(next(iter(self._items or self._fresh)))
+
+    def _pop(self, key: Hashable) -> None:
+        old = self._items.pop(key, None)
+        if old is None:
+            entry = self._fresh.pop(key, None)
+            old = entry[1] if entry is not None else None
+        if old is not None:
+            self.nbytes -= old.nbytes
 
     def reserve(self, nbytes: int) -> bool:
         """Set aside `nbytes` of the budget for an array decoded whole; False when the
@@ -221,8 +270,8 @@ class ChunkCache:
     def drop(self, prefix: Hashable) -> None:
         """Forget every chunk whose key starts with `prefix` (an array that was rewritten)."""
         with self._lock:
-            for key in [k for k in self._items if isinstance(k, tuple) and k[0] == prefix]:
-                self.nbytes -= self._items.pop(key).nbytes
+            for key in [k for k in (*self._items, *self._fresh) if isinstance(k, tuple) and k[0] == prefix]:
+                self._pop(key)
 
     def stats(self) -> dict[str, int]:
         """Budget, bytes reserved for whole arrays, bytes of chunks held, chunks held, hits,
@@ -232,7 +281,7 @@ class ChunkCache:
             "budget": self.budget,
             "reserved": self.reserved,
             "nbytes": self.nbytes,
-            "chunks": len(self._items),
+            "chunks": len(self),
             "hits": self.hits,
             "misses": self.misses,
             "waits": self.waits,

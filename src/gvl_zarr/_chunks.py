@@ -469,15 +469,16 @@ def fetch_remote(reads: list[tuple[ShardedArray, list[tuple[str, int, int]]]]) -
     return out
 
 
-def prefetch_chunks(items: list[tuple[ShardedArray, np.ndarray]], limit: int) -> tuple[bool, int]:
+def prefetch_chunks(items: list[tuple[ShardedArray, np.ndarray]], limit: int, task: int = 0) -> tuple[bool, int]:
     """Load inner chunks of arrays of one remote store ahead of use, in two concurrent waves.
 
     `items` are (array, coords ((k, ndim) inner-grid ints)); chunks not held yet go into the
     array's resident buffer or the LRU. Shard indexes not cached are fetched first, all in
     one wave; then every chunk of every array in one more, adjacent byte ranges of a shard
     merged (`coalesce`). LRU chunks are claimed in the cache while in flight, so a batch
-    needing one waits for it instead of fetching it again. Returns (fetched, LRU bytes
-    needed): nothing is fetched when those bytes exceed `limit`."""
+    needing one waits for it instead of fetching it again; `task` numbers them for
+    `ChunkCache.stale_before`. Returns (fetched, LRU bytes needed): nothing is fetched when
+    those bytes exceed `limit`."""
     todo: list[tuple[ShardedArray, np.ndarray, list | None]] = []
     lru_bytes = 0
     for arr, coords in items:
@@ -488,6 +489,7 @@ def prefetch_chunks(items: list[tuple[ShardedArray, np.ndarray]], limit: int) ->
             missing, keys = arr._not_loaded(coords), None
         else:
             keys = [(arr._id, c) for c in dict.fromkeys(tuple(int(x) for x in row) for row in coords)]
+            arr._cache.refresh(keys, task)
             keys = [k for k in keys if not arr._cache.cached(k)]
             missing = np.array([k[1] for k in keys], np.int64).reshape(len(keys), -1)
             lru_bytes += len(keys) * arr.chunk_nbytes
@@ -504,7 +506,7 @@ def prefetch_chunks(items: list[tuple[ShardedArray, np.ndarray]], limit: int) ->
         if need:
             shards.append((arr, need))
     for (arr, need), blobs in zip(shards, fetch_remote([(a, a._index_requests(n)) for a, n in shards]), strict=True):
-        arr._cache.fulfil([arr._index_key(s) for s in need], arr._parse_indexes(blobs, need), 0)
+        arr._cache.fulfil([arr._index_key(s) for s in need], arr._parse_indexes(blobs, need), 0, task)
     claims: list[tuple[list, int]] = []  # (claimed keys, bytes) of each LRU array
     try:
         reads = []
@@ -526,7 +528,7 @@ def prefetch_chunks(items: list[tuple[ShardedArray, np.ndarray]], limit: int) ->
                 arr._keep(missing, chunks)
             else:
                 claims.remove(claim)
-                cache.fulfil(claim[0], chunks, claim[1])
+                cache.fulfil(claim[0], chunks, claim[1], task)
     finally:
         for keys, nbytes in claims:  # a failed fetch: batches waiting on these fetch them themselves
             cache.fulfil(keys, None, nbytes)

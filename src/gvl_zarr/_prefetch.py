@@ -58,12 +58,13 @@ class Task:
     samples: np.ndarray  # store columns
     needs: Needs
     limit: int
+    number: int = -1  # order of fetching, set when it starts
 
 
 class Prefetcher:
     """A background thread loading queued `Task`s into one store's chunk cache.
 
-    `submit` replaces what is queued with the tasks given that were not yet queued: tasks
+    `submit` replaces what is queued with the tasks given that were not started yet: tasks
     for batches already read are dropped. `loaded`, `skipped` and `failed` count tasks."""
 
     def __init__(self, data: StoreData) -> None:
@@ -77,7 +78,8 @@ class Prefetcher:
         possibly a condition held by the parent's)."""
         self._cond = threading.Condition()
         self._queue: deque[Task] = deque()
-        self._seen: dict[Any, None] = {}
+        self._seen: dict[Any, int] = {}  # key -> task number (-1 until started)
+        self._count = 0
         self._stop = False
         self._busy = False
         self._thread = threading.Thread(target=self._run, daemon=True, name="gvl_zarr-prefetch")
@@ -90,13 +92,17 @@ class Prefetcher:
         with self._cond:
             if self._stop:
                 return
-            fresh = [t for t in tasks if t.key not in self._seen]
-            self._queue = deque(fresh)
-            for t in fresh:
-                self._seen[t.key] = None
+            started = [self._seen[t.key] for t in tasks if self._seen.get(t.key, -1) >= 0]
+            self._queue = deque(t for t in tasks if self._seen.get(t.key, -1) < 0)
+            for t in self._queue:
+                self._seen[t.key] = -1
             while len(self._seen) > 4096:  # keys of long-finished tasks
                 del self._seen[next(iter(self._seen))]
             self._cond.notify()
+        # chunks of tasks no longer ahead that were never read may be evicted first
+        data = self._data()
+        if data is not None:
+            data.cache.stale_before(min(started, default=self._count))
 
     def idle(self, timeout: float = 60.0) -> bool:
         """Wait until nothing is queued or being fetched; whether it got there in time."""
@@ -129,6 +135,8 @@ class Prefetcher:
                 if self._stop:
                     return
                 task = self._queue.popleft()
+                task.number = self._seen[task.key] = self._count
+                self._count += 1
                 self._busy = True
             data = self._data()
             if data is None:
@@ -153,7 +161,7 @@ def warm_split(data: StoreData, task: Task) -> bool:
         if not pieces:
             return True
         regions, samples = pieces.pop(0)
-        used = warm(data, regions, samples, task.needs, budget)
+        used = warm(data, regions, samples, task.needs, budget, task.number)
         if used is not None:
             budget -= used
         elif len(regions) > 1 and budget >= task.limit // 4:
@@ -180,14 +188,16 @@ def _every(arr: FlatArray) -> np.ndarray:
     return np.arange(-(-arr.shape[0] // arr.inner[0]), dtype=np.int64)[:, None]
 
 
-def warm(data: StoreData, regions: np.ndarray, samples: np.ndarray, needs: Needs, limit: int) -> int | None:
+def warm(
+    data: StoreData, regions: np.ndarray, samples: np.ndarray, needs: Needs, limit: int, task: int = 0
+) -> int | None:
     """Load what reading these (region, sample) store instances needs into the cache; the
     LRU bytes fetched, or None (nothing more fetched) once a wave would take over `limit`."""
     used = 0
 
     def wave(items: list[tuple[Any, np.ndarray]]) -> bool:
         nonlocal used
-        fetched, nbytes = prefetch_chunks(items, limit - used)
+        fetched, nbytes = prefetch_chunks(items, limit - used, task)
         used += nbytes if fetched else 0
         return fetched
 
