@@ -155,17 +155,17 @@ class ShardedArray:
         return np.stack(np.unravel_index(ids, self._loaded.shape), axis=1).astype(np.int64)
 
     def _keep(self, coords: np.ndarray, chunks: list[np.ndarray]) -> None:
-        """Copy decoded chunks (fetched ahead of use) into the resident buffer."""
+        """Copy decoded chunks (fetched ahead of use) into the resident buffer; the caller
+        holds the array's lock."""
         assert self._loaded is not None
-        with self._lock:
-            loaded = self._loaded.reshape(-1)
-            for c, chunk in zip(coords, chunks, strict=True):
-                flat = int(np.ravel_multi_index(tuple(int(x) for x in c), self._loaded.shape))
-                if not loaded[flat]:
-                    self._store_chunk(c, chunk)
-                    loaded[flat] = True
-            self._cache.bytes_decoded += len(chunks) * self.chunk_nbytes
-            self._complete = bool(self._loaded.all())
+        loaded = self._loaded.reshape(-1)
+        for c, chunk in zip(coords, chunks, strict=True):
+            flat = int(np.ravel_multi_index(tuple(int(x) for x in c), self._loaded.shape))
+            if not loaded[flat]:
+                self._store_chunk(c, chunk)
+                loaded[flat] = True
+        self._cache.bytes_decoded += len(chunks) * self.chunk_nbytes
+        self._complete = bool(self._loaded.all())
 
     @property
     def complete(self) -> bool:
@@ -491,7 +491,7 @@ def prefetch_chunks(items: list[tuple[ShardedArray, np.ndarray]], limit: int, ta
             keys = [(arr._id, c) for c in dict.fromkeys(tuple(int(x) for x in row) for row in coords)]
             arr._cache.refresh(keys, task)
             keys = [k for k in keys if not arr._cache.cached(k)]
-            missing = np.array([k[1] for k in keys], np.int64).reshape(len(keys), -1)
+            missing = np.array([k[1] for k in keys], np.int64).reshape(len(keys), len(arr.shape))
             lru_bytes += len(keys) * arr.chunk_nbytes
         if len(missing):
             todo.append((arr, missing, keys))
@@ -500,38 +500,51 @@ def prefetch_chunks(items: list[tuple[ShardedArray, np.ndarray]], limit: int, ta
     if not todo:
         return True, 0
     cache = todo[0][0]._cache
-    shards = []
-    for arr, missing, _ in todo:
-        need = sorted({s for s in arr._shards_of(missing)[0] if not arr._cache.cached(arr._index_key(s))})
-        if need:
-            shards.append((arr, need))
-    for (arr, need), blobs in zip(shards, fetch_remote([(a, a._index_requests(n)) for a, n in shards]), strict=True):
-        arr._cache.fulfil([arr._index_key(s) for s in need], arr._parse_indexes(blobs, need), 0, task)
     claims: list[tuple[list, int]] = []  # (claimed keys, bytes) of each LRU array
-    try:
-        reads = []
-        for arr, missing, keys in todo:
-            claim = None
-            if keys is not None:
-                claim = (cache.claim(keys, len(keys) * arr.chunk_nbytes), len(keys) * arr.chunk_nbytes)
-                claims.append(claim)
-                missing = np.array([k[1] for k in claim[0]], np.int64).reshape(len(claim[0]), -1)
-            shard_keys, local = arr._shards_of(missing)
-            wanted = sorted(set(shard_keys))
-            held = cache.get_many([arr._index_key(s) for s in wanted], arr._load_indexes)
-            requests = arr._chunk_requests(missing, shard_keys, local, dict(zip(wanted, held, strict=True)))
-            reads.append((arr, missing, claim, requests))
-        fetched = fetch_remote([(arr, requests) for arr, _, _, requests in reads])
-        for (arr, missing, claim, _), blobs in zip(reads, fetched, strict=True):
-            chunks = [arr._decode(b, tuple(int(x) for x in c)) for b, c in zip(blobs, missing, strict=True)]
-            if claim is None:
-                arr._keep(missing, chunks)
-            else:
-                claims.remove(claim)
-                cache.fulfil(claim[0], chunks, claim[1], task)
-    finally:
-        for keys, nbytes in claims:  # a failed fetch: batches waiting on these fetch them themselves
-            cache.fulfil(keys, None, nbytes)
+    with contextlib.ExitStack() as held:
+        # resident arrays stay locked while their chunks are in flight: a batch needing one
+        # waits for it (`_ensure` takes the lock) instead of fetching it a second time
+        for arr, _, keys in sorted(todo, key=lambda t: t[0]._id):
+            if keys is None:
+                held.enter_context(arr._lock)
+        todo = [(a, a._not_loaded(m) if k is None else m, k) for a, m, k in todo]
+        try:
+            shards = []
+            for arr, missing, _ in todo:
+                keys = [arr._index_key(s) for s in sorted(set(arr._shards_of(missing)[0]))]
+                mine = cache.claim(keys, 0)
+                claims.append((mine, 0))
+                if mine:
+                    shards.append((arr, mine))
+            wanted = [(a, a._index_requests([k[2] for k in mine])) for a, mine in shards]
+            for (arr, mine), blobs in zip(shards, fetch_remote(wanted), strict=True):
+                claims.remove((mine, 0))
+                cache.fulfil(mine, arr._parse_indexes(blobs, [k[2] for k in mine]), 0, task)
+            reads = []
+            for arr, missing, keys in todo:
+                claim = None
+                if keys is not None:
+                    claim = (cache.claim(keys, len(keys) * arr.chunk_nbytes), len(keys) * arr.chunk_nbytes)
+                    claims.append(claim)
+                    missing = np.array([k[1] for k in claim[0]], np.int64).reshape(len(claim[0]), len(arr.shape))
+                if not len(missing):
+                    continue
+                shard_keys, local = arr._shards_of(missing)
+                shard_ids = sorted(set(shard_keys))
+                indexes = cache.get_many([arr._index_key(s) for s in shard_ids], arr._load_indexes)
+                requests = arr._chunk_requests(missing, shard_keys, local, dict(zip(shard_ids, indexes, strict=True)))
+                reads.append((arr, missing, claim, requests))
+            fetched = fetch_remote([(arr, requests) for arr, _, _, requests in reads])
+            for (arr, missing, claim, _), blobs in zip(reads, fetched, strict=True):
+                chunks = [arr._decode(b, tuple(int(x) for x in c)) for b, c in zip(blobs, missing, strict=True)]
+                if claim is None:
+                    arr._keep(missing, chunks)
+                else:
+                    claims.remove(claim)
+                    cache.fulfil(claim[0], chunks, claim[1], task)
+        finally:
+            for keys, nbytes in claims:  # a failed fetch: batches waiting on these fetch them themselves
+                cache.fulfil(keys, None, nbytes)
     return True, lru_bytes
 
 

@@ -148,7 +148,7 @@ class Prefetcher:
                     self.skipped += 1
             except Exception as exc:  # the batch that needs the chunk raises, naming it
                 self.failed += 1
-                log.debug("prefetch of %s failed: %s", task.key, exc)
+                log.debug("prefetch of %s failed: %s", task.key, exc, exc_info=True)
             del data
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,8 +129,11 @@ class StoreData:
                     self._resident.extend(a.arrays if isinstance(a, Table) else [a])
         self._ref_bounds = np.stack([self.ref_offsets[:-1], self.ref_offsets[1:]], axis=1)
         self._set_value_ranges()
+        # weakly: the preload thread's queue keeps arrays, which must not keep this alive
+        # (nor, through it, the prefetch thread, which ends with it)
+        preload_later = weakref.WeakMethod(self._preload_later)
         for arr in self._resident:
-            arr.on_first_use = self._preload_later
+            arr.on_first_use = lambda a, m=preload_later: (f := m()) is not None and f(a)
 
     def _set_value_ranges(self) -> None:
         """Every stored offset or index must point inside the array it indexes; chunks are
