@@ -175,7 +175,7 @@ def test_upcoming_follows_the_epoch_order(ds: gvl.Dataset) -> None:
     random = InstanceBatchSampler(ds, 8, shuffle="random", seed=1)
     batches = list(random._batches(0))
     ahead = random.upcoming(0, 3, stride=2, ahead=3)  # worker 1 of 2 after its batch 3
-    assert [k for k, _ in ahead] == [("batch", 0, 5), ("batch", 0, 7), ("batch", 0, 9)]
+    assert [k for k, _ in ahead] == [("batch", 0, 3), ("batch", 0, 5), ("batch", 0, 7), ("batch", 0, 9)]
     for (_, _, k), idx in ahead:
         np.testing.assert_array_equal(idx, batches[k])
-    assert random.upcoming(0, len(random) - 1) == []
+    assert [k for k, _ in random.upcoming(0, len(random) - 1)] == [("batch", 0, len(random) - 1)]

@@ -160,8 +160,9 @@ class InstanceBatchSampler:
 
         shuffle="chunks": the window of blocks holding the batch and the `ahead` windows
         after it, whole (a window's batches all draw on its blocks' chunks). Otherwise the
-        next `ahead` batches this process reads: every `stride`-th, as DataLoader workers
-        take batches in turn."""
+        batch and the next `ahead` batches this process reads: every `stride`-th, as
+        DataLoader workers take batches in turn. What is being read is listed too, so that
+        its chunks count as still needed."""
         order, starts = self._order(epoch)
         if starts is not None:
             pos = (self.rank + number * self.world_size) * self.batch_size
@@ -169,7 +170,7 @@ class InstanceBatchSampler:
             last = min(first + ahead, len(starts) - 2)
             return [(("window", epoch, j), order[starts[j] : starts[j + 1]]) for j in range(max(first, 0), last + 1)]
         out = []
-        for k in range(number + stride, min(number + stride * ahead, len(self) - 1) + 1, stride):
+        for k in range(number, min(number + stride * ahead, len(self) - 1) + 1, stride):
             g = self.rank + k * self.world_size
             out.append((("batch", epoch, k), order[g * self.batch_size : (g + 1) * self.batch_size]))
         return out
