@@ -77,7 +77,12 @@ def latency_proxy(target: str, latency_s: float) -> tuple[http.server.ThreadingH
 
         do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(http.server.ThreadingHTTPServer):
+        # the default listen backlog of 5 drops the SYNs of a burst of new connections: each
+        # retried after 1 s (measured 4.5 s for 40 concurrent 200 kB ranges, 0.2 s direct)
+        request_queue_size = 256
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     server.log, server.lock, server.trips, server.inflight = [], threading.Lock(), 0, 0
     threading.Thread(target=server.serve_forever, daemon=True).start()
