@@ -58,6 +58,10 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         return io.BytesIO(data[lo:hi])
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 256  # the default backlog of 5 drops bursts of connections for 1 s
+
+
 @dataclass
 class HttpServer:
     url: str
@@ -110,7 +114,7 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
 def serve_http(directory: Path, tls: tuple[Path, Path] | None = None) -> Iterator[HttpServer]:
     """Serve `directory`; over TLS with `tls` = (certificate, key)."""
     handler = functools.partial(_RangeHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     if tls is not None:
         import ssl
 

@@ -17,6 +17,8 @@ import pytest
 import gvl_zarr as gvl
 from _servers import HttpServer, S3Server, serve_http
 from conftest import FASTA
+from gvl_zarr._chunks import coalesce
+from gvl_zarr._store import as_store
 from gvl_zarr.sampler import InstanceBatchSampler
 
 pytest.importorskip("s3fs")
@@ -179,3 +181,23 @@ def test_upcoming_follows_the_epoch_order(ds: gvl.Dataset) -> None:
     for (_, _, k), idx in ahead:
         np.testing.assert_array_equal(idx, batches[k])
     assert [k for k, _ in random.upcoming(0, len(random) - 1)] == [("batch", 0, len(random) - 1)]
+
+
+def test_coalesce_merges_near_ranges_of_one_object() -> None:
+    requests = [("a", 100, 10), ("b", 0, 5), ("a", 0, 50), ("a", 50, 20), ("a", 4 << 20, 8), ("a", -68, 68)]
+    merged, where = coalesce(requests)
+    assert sorted(merged) == sorted([("a", -68, 68), ("b", 0, 5), ("a", 0, 110), ("a", 4 << 20, 8)])
+    data = {("a", 0, 110): bytes(range(110)), ("b", 0, 5): b"bbbbb", ("a", 4 << 20, 8): b"x" * 8}
+    for (key, off, n), (m, skip, size) in zip(requests, where, strict=True):
+        assert size == n
+        if off >= 0:
+            blob = data[merged[m]]
+            assert merged[m][0] == key and merged[m][1] + skip == off and len(blob[skip : skip + n]) == n
+
+
+def test_s3_connection_pool_default(s3: S3Server) -> None:
+    store = as_store("s3://bucket/x.gvl", storage_options=s3.options)
+    assert store.fs.config_kwargs["max_pool_connections"] == 64
+    mine = {**s3.options, "config_kwargs": {"max_pool_connections": 7}}
+    assert as_store("s3://bucket/x.gvl", storage_options=mine).fs.config_kwargs["max_pool_connections"] == 7
+    assert "config_kwargs" not in s3.options  # the caller's options are not changed

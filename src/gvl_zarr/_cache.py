@@ -141,6 +141,7 @@ class ChunkCache:
                     waiting.append((i, self._pending[key]))
                 else:
                     missing.append(i)
+                    self._pending[key] = threading.Event()  # a prefetch skips what a batch fetches
             self.hits += len(keys) - len(missing) - len(waiting)
             self.misses += len(missing)
             self.waits += len(waiting)
@@ -152,20 +153,32 @@ class ChunkCache:
                 event.wait()
                 with self._lock:
                     arr = self._get(keys[i])
-                if arr is None:  # the prefetch failed, or its chunk was evicted at once
-                    again.append(i)
+                    if arr is None and keys[i] not in self._pending:
+                        self._pending[keys[i]] = threading.Event()
+                        again.append(i)  # the fetch failed, or its chunk was evicted at once
+                    elif arr is None:  # fetched again by another batch meanwhile
+                        waiting.append((i, self._pending[keys[i]]))
                 out[i] = arr
             if again:
                 self._load_into(out, keys, again, load)
         return out  # type: ignore[return-value]
 
     def _load_into(self, out: list, keys: list[Hashable], which: list[int], load: Callable) -> None:
-        loaded = load([keys[i] for i in which])
-        with self._lock:
-            for i, arr in zip(which, loaded, strict=True):
-                out[i] = arr
-                self.bytes_decoded += arr.nbytes
-                self._put(keys[i], arr)
+        """Load keys[which] into `out` and the cache; they were marked pending by the caller
+        (the lock held), and are released whatever happens."""
+        try:
+            loaded = load([keys[i] for i in which])
+            with self._lock:
+                for i, arr in zip(which, loaded, strict=True):
+                    out[i] = arr
+                    self.bytes_decoded += arr.nbytes
+                    self._put(keys[i], arr)
+        finally:
+            with self._lock:
+                for i in which:
+                    event = self._pending.pop(keys[i], None)
+                    if event is not None:
+                        event.set()
 
     # ------------------------------------------------------------ prefetch
     def cached(self, key: Hashable) -> bool:
