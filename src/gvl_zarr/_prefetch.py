@@ -11,9 +11,9 @@ variant table and reference windows; then every calls and track-interval chunk t
 span; then variant rows and ALT bytes when the variant table is not resident. Adjacent
 chunks of a shard are fetched as one request (`_chunks.coalesce`).
 
-Memory: a task may take at most `limit` bytes of the LRU (`Dataset.prefetch`: half its
-capacity over the tasks ahead); a task needing more is split in halves, and what still
-does not fit is left to the batches. The cache makes room before a fetch and counts it in
+Memory: a task may take at most `limit` bytes of the LRU (`Dataset.prefetch`: its
+capacity over the number of tasks submitted, at least 2); a task needing more is split in
+halves, and what still does not fit is left to the batches. The cache makes room before a fetch and counts it in
 flight (`ChunkCache.claim`), so held plus in-flight chunks never pass the budget.
 
 Lifetime: the thread holds the store data only weakly; it ends when the dataset is
