@@ -7,8 +7,12 @@ from S3 through the proxy and from local disk:
 
     .venv/bin/python benchmarks/remote.py                   # writes a small store from tests/data
     .venv/bin/python benchmarks/remote.py --store big.gvl --batches 200 --latency-ms 20
+    .venv/bin/python benchmarks/remote.py --store big.gvl --shuffles chunks --prefetch on
 
-Needs the test extra (moto[server], s3fs). Prints one line per (location, shuffle).
+Needs the test extra (moto[server], s3fs). Prints one line per (location, shuffle, prefetch):
+instances/s, requests per batch and round trips per batch (requests that found none in
+flight) counted by the proxy. moto runs in its own process and serves a range without
+copying the whole object (`--stock-moto`: as shipped, in this process).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import argparse
 import http.client
 import http.server
 import logging
+import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -29,7 +35,10 @@ DATA = ROOT / "tests" / "data"
 
 
 def latency_proxy(target: str, latency_s: float) -> tuple[http.server.ThreadingHTTPServer, str]:
-    """A threaded HTTP proxy to `target` that waits `latency_s` before each request."""
+    """A threaded HTTP proxy to `target` that waits `latency_s` before each request.
+
+    `server.log` lists every request's (path, Range header); `server.trips` counts round
+    trips: requests that arrived while none was in flight (the first of a concurrent wave)."""
     host, port = urlsplit(target).hostname, urlsplit(target).port
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -39,6 +48,17 @@ def latency_proxy(target: str, latency_s: float) -> tuple[http.server.ThreadingH
             pass
 
         def _forward(self) -> None:
+            with server.lock:
+                server.log.append((self.path, self.headers.get("Range")))
+                server.trips += server.inflight == 0
+                server.inflight += 1
+            try:
+                self._send()
+            finally:
+                with server.lock:
+                    server.inflight -= 1
+
+        def _send(self) -> None:
             time.sleep(latency_s)
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             conn = http.client.HTTPConnection(host, port, timeout=60)
@@ -57,8 +77,14 @@ def latency_proxy(target: str, latency_s: float) -> tuple[http.server.ThreadingH
 
         do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(http.server.ThreadingHTTPServer):
+        # the default listen backlog of 5 drops the SYNs of a burst of new connections: each
+        # retried after 1 s (measured 4.5 s for 40 concurrent 200 kB ranges, 0.2 s direct)
+        request_queue_size = 256
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    server.log, server.lock, server.trips, server.inflight = [], threading.Lock(), 0, 0
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
@@ -80,17 +106,58 @@ def small_store(folder: Path) -> Path:
     return path
 
 
-def measure(ds, shuffle: str, batch_size: int, n_batches: int) -> float:
-    """Instances/s over at most `n_batches` batches of one epoch (after one warm-up batch)."""
-    loader = ds.to_dataloader(batch_size=batch_size, shuffle=shuffle, seed=0)
+_MOTO = """
+import io, sys
+import moto.s3.models as models
+from moto.server import ThreadedMotoServer
+
+
+def value(self):
+    # moto reads (copies) the whole object for every GET, also for a Range: 0.1-0.2 s a
+    # request on a 74 MB shard here, where S3's cost does not grow with the object. Objects
+    # stay in memory (MOTO_S3_DEFAULT_KEY_BUFFER_SIZE) and BytesIO.getvalue shares its bytes
+    # once trimmed, so a range GET copies only its range.
+    with self.lock:
+        f = self._value_buffer._file
+        if isinstance(f, io.BytesIO):
+            return f.getvalue()
+        self._value_buffer.seek(0)
+        return self._value_buffer.read()
+
+
+models.FakeKey.value = property(value, models.FakeKey.value.fset)
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+sys.stdin.read()
+"""
+
+
+def moto_process() -> tuple[subprocess.Popen, str]:
+    """A moto S3 server in its own process (as a real server, it takes none of this
+    process's CPU or GIL) whose range GETs do not copy the whole object (see _MOTO)."""
+    env = {**os.environ, "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": str(1 << 40)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _MOTO], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+    )
+    port = int(proc.stdout.readline())
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def measure(ds, shuffle: str, batch_size: int, n_batches: int, proxy, prefetch: bool) -> tuple[float, float, float]:
+    """(instances/s, requests/batch, round trips/batch) over at most `n_batches` batches of
+    one epoch, after one warm-up batch."""
+    loader = ds.to_dataloader(batch_size=batch_size, shuffle=shuffle, seed=0, prefetch=prefetch)
     it = iter(loader)
     next(it)
-    n, start = 0, time.perf_counter()
-    for i, batch in enumerate(it):
+    n_requests, n_trips = len(proxy.log), proxy.trips
+    n, k, start = 0, 0, time.perf_counter()
+    for k, batch in enumerate(it, 1):
         n += len(batch[0] if isinstance(batch, tuple) else batch)
-        if i + 1 >= n_batches:
+        if k >= n_batches:
             break
-    return n / (time.perf_counter() - start)
+    elapsed = time.perf_counter() - start
+    return n / elapsed, (len(proxy.log) - n_requests) / max(k, 1), (proxy.trips - n_trips) / max(k, 1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -100,10 +167,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--batches", type=int, default=50, help="batches timed per case")
     parser.add_argument("--cache-bytes", default="64MiB", help="decoded-chunk cache of each dataset")
+    parser.add_argument("--shuffles", default="random,chunks", help="comma-separated: random, chunks")
+    parser.add_argument(
+        "--prefetch", choices=("on", "off", "both"), default="both", help="remote reads with prefetch on, off or both"
+    )
+    parser.add_argument(
+        "--stock-moto",
+        action="store_true",
+        help="run moto as shipped, in this process (each range GET copies the whole object)",
+    )
     args = parser.parse_args(argv)
 
     import s3fs
-    from moto.server import ThreadedMotoServer
 
     import gvl_zarr as gvl
 
@@ -111,10 +186,16 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="gvl_zarr-remote-bench-") as tmp:
         store = args.store or small_store(Path(tmp))
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        moto.start()
-        host, port = moto.get_host_and_port()
-        direct = f"http://{host}:{port}"
+        if args.stock_moto:
+            from moto.server import ThreadedMotoServer
+
+            moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            moto.start()
+            direct = "http://{}:{}".format(*moto.get_host_and_port())
+            stop = moto.stop
+        else:
+            proc, direct = moto_process()
+            stop = proc.kill
         proxy, slow = latency_proxy(direct, args.latency_ms / 1000)
         try:
             options = {"key": "bench", "secret": "bench"}
@@ -122,20 +203,27 @@ def main(argv: list[str] | None = None) -> None:
             s3.mkdir("bench")
             s3.put(str(store), "bench/store.gvl", recursive=True)
             remote_options = {**options, "client_kwargs": {"endpoint_url": slow, "region_name": "us-west-2"}}
-            print(f"store {store}; {args.latency_ms:g} ms per request; batch {args.batch_size}")
-            for where, location, extra in (
-                ("local", store, {}),
-                ("s3+latency", "s3://bench/store.gvl", {"storage_options": remote_options}),
-            ):
-                for shuffle in ("random", "chunks"):
+            server = "moto (stock, in process)" if args.stock_moto else "moto (own process)"
+            print(f"store {store}; {server}; {args.latency_ms:g} ms per request; batch {args.batch_size}")
+            prefetch = {"on": [True], "off": [False], "both": [False, True]}[args.prefetch]
+            cases = [("local", store, {}, False)]
+            cases += [("s3+latency", "s3://bench/store.gvl", {"storage_options": remote_options}, p) for p in prefetch]
+            for where, location, extra, ahead in cases:
+                for shuffle in args.shuffles.split(","):
                     t0 = time.perf_counter()
                     ds = gvl.Dataset.open(location, cache_bytes=args.cache_bytes, preload=False, **extra)
                     opened = time.perf_counter() - t0
-                    rate = measure(ds, shuffle, args.batch_size, args.batches)
-                    print(f"{where:11s} shuffle={shuffle:6s} open {opened * 1000:7.0f} ms  {rate:10.1f} instances/s")
+                    rate, requests, trips = measure(ds, shuffle, args.batch_size, args.batches, proxy, ahead)
+                    print(
+                        f"{where:11s} shuffle={shuffle:6s} prefetch={'on ' if ahead else 'off'} "
+                        f"open {opened * 1000:6.0f} ms {rate:10.1f} instances/s "
+                        f"{requests:7.1f} requests/batch {trips:5.1f} round trips/batch"
+                    )
+                    if ds._data.prefetcher is not None:
+                        ds._data.prefetcher.close()
         finally:
             proxy.shutdown()
-            moto.stop()
+            stop()
 
 
 if __name__ == "__main__":

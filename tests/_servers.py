@@ -20,7 +20,8 @@ import pytest
 
 class _RangeHandler(http.server.SimpleHTTPRequestHandler):
     """A static file server that honours `Range: bytes=a-b` and `bytes=-n`, as object stores
-    do, and appends every request (method, path, range) to `server.log`."""
+    do, and appends every request (method, path, range) to `server.log`. `server.trips`
+    counts round trips: requests that arrived while none was in flight."""
 
     def log_message(self, *args) -> None:
         pass
@@ -29,6 +30,7 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         spec = self.headers.get("Range")
         self.server.log.append((self.command, self.path, spec))
         with self.server.lock:
+            self.server.trips += self.server.inflight == 0
             self.server.inflight += 1
             self.server.max_inflight = max(self.server.max_inflight, self.server.inflight)
         try:
@@ -54,6 +56,10 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         self.send_header("Content-Length", str(hi - lo))
         self.end_headers()
         return io.BytesIO(data[lo:hi])
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 256  # the default backlog of 5 drops bursts of connections for 1 s
 
 
 @dataclass
@@ -108,7 +114,7 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
 def serve_http(directory: Path, tls: tuple[Path, Path] | None = None) -> Iterator[HttpServer]:
     """Serve `directory`; over TLS with `tls` = (certificate, key)."""
     handler = functools.partial(_RangeHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     if tls is not None:
         import ssl
 
@@ -117,7 +123,7 @@ def serve_http(directory: Path, tls: tuple[Path, Path] | None = None) -> Iterato
         server.socket = context.wrap_socket(server.socket, server_side=True)
     server.log = []
     server.lock = threading.Lock()
-    server.inflight = server.max_inflight = 0
+    server.inflight = server.max_inflight = server.trips = 0
     server.delay = 0.0
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -89,7 +89,8 @@ def test_disk_cache_serves_later_opens_and_stays_bounded(http: HttpServer, tiles
     first = gvl.Dataset.open(url, **opts)
     _same(first, local)
     fetched = [r for r in http.log if r[2]]
-    assert fetched and first._data.cache.disk.misses == len(fetched)
+    # every range missed on disk was fetched; adjacent ranges of a shard share one request
+    assert fetched and first._data.cache.disk.misses >= len(fetched)
     http.log.clear()
     second = gvl.Dataset.open(url, **opts)  # a later run: chunks come from disk
     _same(second, local)
@@ -115,7 +116,7 @@ def test_batch_chunks_are_fetched_concurrently(http: HttpServer, tiles_dataset: 
     ds[np.arange(0, 28, 3), np.arange(10) % 6]
     ranges = [r for r in http.log if r[2]]
     assert len(ranges) >= 8
-    assert http.server.max_inflight >= 4
+    assert http.server.max_inflight >= 3  # adjacent chunks of a shard share one request
 
 
 def test_open_over_https_equals_local(tiles_dataset: Path, tmp_path: Path) -> None:

@@ -73,6 +73,16 @@ class ChunkCache:
     `get_many` returns the cached chunks and decodes the missing ones with one call to a
     loader, so a batch's misses are fetched together (concurrently on remote stores).
     Arrays a batch holds stay alive in the batch even if evicted meanwhile.
+
+    A background prefetcher (`_prefetch.py`) `claim`s the chunks it is about to fetch and
+    `fulfil`s them: a batch that needs a claimed chunk waits for it instead of requesting it
+    a second time; claiming evicts first, so that the chunks held plus those in flight stay
+    within the budget (`peak` records the most ever held so). Prefetched chunks not yet read
+    are evicted after the chunks that were read: otherwise the next window, fetched while
+    the current one is read, is evicted before use in favour of the current window's chunks,
+    which its reads keep refreshing (measured: most of every third window fetched twice).
+    Unread prefetched chunks of tasks no longer ahead (`stale_before`: a DataLoader worker
+    reads only its own batches of a window) become the least recently used ones.
     """
 
     def __init__(self, budget: int) -> None:
@@ -82,7 +92,12 @@ class ChunkCache:
         self.hits = 0
         self.misses = 0
         self.bytes_decoded = 0
+        self.waits = 0
+        self.inflight = 0
+        self.peak = 0
         self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._fresh: OrderedDict[Hashable, tuple[int, np.ndarray]] = OrderedDict()  # prefetched, unread
+        self._pending: dict[Hashable, threading.Event] = {}
         self._lock = threading.Lock()
         self.disk: Any = None
         """A `DiskChunkCache` of raw remote byte ranges under this cache, or None."""
@@ -93,48 +108,162 @@ class ChunkCache:
         have held the lock or been mid-update at the fork; it does not exist in the child."""
         self._lock = threading.Lock()
         self._items = OrderedDict()
-        self.nbytes = 0
+        self._fresh = OrderedDict()
+        self._pending = {}
+        self.nbytes = self.inflight = 0
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items) + len(self._fresh)
+
+    def _get(self, key: Hashable) -> np.ndarray | None:
+        """The chunk at `key`, now the most recently used (under the lock)."""
+        arr = self._items.get(key)
+        if arr is not None:
+            self._items.move_to_end(key)
+            return arr
+        entry = self._fresh.pop(key, None)
+        if entry is None:
+            return None
+        self._items[key] = entry[1]
+        return entry[1]
 
     def get_many(self, keys: list[Hashable], load: Callable[[list[Hashable]], list[np.ndarray]]) -> list[np.ndarray]:
         """The arrays for `keys`, calling `load(missing_keys)` once for those not cached."""
         out: list[np.ndarray | None] = [None] * len(keys)
         missing: list[int] = []
+        waiting: list[tuple[int, threading.Event]] = []
         with self._lock:
             for i, key in enumerate(keys):
-                arr = self._items.get(key)
-                if arr is None:
-                    missing.append(i)
-                else:
-                    self._items.move_to_end(key)
+                arr = self._get(key)
+                if arr is not None:
                     out[i] = arr
-            self.hits += len(keys) - len(missing)
+                elif key in self._pending:
+                    waiting.append((i, self._pending[key]))
+                else:
+                    missing.append(i)
+                    self._pending[key] = threading.Event()  # a prefetch skips what a batch fetches
+            self.hits += len(keys) - len(missing) - len(waiting)
             self.misses += len(missing)
+            self.waits += len(waiting)
         if missing:
-            loaded = load([keys[i] for i in missing])
+            self._load_into(out, keys, missing, load)
+        if waiting:
+            again = []
+            for i, event in waiting:
+                event.wait()
+                with self._lock:
+                    arr = self._get(keys[i])
+                    if arr is None and keys[i] not in self._pending:
+                        self._pending[keys[i]] = threading.Event()
+                        again.append(i)  # the fetch failed, or its chunk was evicted at once
+                    elif arr is None:  # fetched again by another batch meanwhile
+                        waiting.append((i, self._pending[keys[i]]))
+                out[i] = arr
+            if again:
+                self._load_into(out, keys, again, load)
+        return out  # type: ignore[return-value]
+
+    def _load_into(self, out: list, keys: list[Hashable], which: list[int], load: Callable) -> None:
+        """Load keys[which] into `out` and the cache; they were marked pending by the caller
+        (the lock held), and are released whatever happens."""
+        try:
+            loaded = load([keys[i] for i in which])
             with self._lock:
-                for i, arr in zip(missing, loaded, strict=True):
+                for i, arr in zip(which, loaded, strict=True):
                     out[i] = arr
                     self.bytes_decoded += arr.nbytes
                     self._put(keys[i], arr)
-        return out  # type: ignore[return-value]
+        finally:
+            with self._lock:
+                for i in which:
+                    event = self._pending.pop(keys[i], None)
+                    if event is not None:
+                        event.set()
 
-    def _put(self, key: Hashable, arr: np.ndarray) -> None:
-        old = self._items.pop(key, None)
-        if old is not None:
-            self.nbytes -= old.nbytes
+    # ------------------------------------------------------------ prefetch
+    def cached(self, key: Hashable) -> bool:
+        """Whether `key` is held or being fetched (no LRU update)."""
+        return key in self._items or key in self._fresh or key in self._pending
+
+    @property
+    def capacity(self) -> int:
+        """Bytes the LRU may hold: the budget less what whole arrays reserved."""
+        return max(0, self.budget - self.reserved)
+
+    def claim(self, keys: list[Hashable], nbytes: int) -> list[Hashable]:
+        """Of `keys`, those neither held nor being fetched, now marked as being fetched by
+        the caller, who must `fulfil` them. Room is made for `nbytes` decoded bytes (LRU
+        entries evicted), counted in flight until fulfilled."""
+        with self._lock:
+            mine = [k for k in dict.fromkeys(keys) if not self.cached(k)]
+            for key in mine:
+                self._pending[key] = threading.Event()
+            if mine:
+                self.inflight += nbytes
+                self._evict()
+                self.peak = max(self.peak, self.nbytes + self.reserved + self.inflight)
+            return mine
+
+    def fulfil(self, keys: list[Hashable], arrays: list[np.ndarray] | None, nbytes: int, task: int = 0) -> None:
+        """Store the claimed chunks (None: the fetch failed), fetched for prefetch task number
+        `task`, and wake batches waiting on them."""
+        with self._lock:
+            self.inflight = max(0, self.inflight - nbytes)
+            for i, key in enumerate(keys):
+                if arrays is not None:
+                    self.bytes_decoded += arrays[i].nbytes
+                    self._put(key, arrays[i], fresh=task)
+                event = self._pending.pop(key, None)
+                if event is not None:
+                    event.set()
+
+    def refresh(self, keys: list[Hashable], task: int) -> None:
+        """Held chunks that prefetch task number `task` needs count as fetched by it (a
+        chunk shared by two blocks, read with the first, must last until the second)."""
+        with self._lock:
+            for key in keys:
+                arr = self._items.pop(key, None)
+                if arr is None:
+                    entry = self._fresh.pop(key, None)
+                    arr = entry[1] if entry is not None else None
+                if arr is not None:
+                    self._fresh[key] = (task, arr)
+
+    def stale_before(self, task: int) -> None:
+        """Prefetched chunks of tasks numbered below `task` that were never read become the
+        least recently used chunks."""
+        with self._lock:
+            while self._fresh:
+                key, (number, arr) = next(iter(self._fresh.items()))
+                if number >= task:
+                    break
+                del self._fresh[key]
+                self._items[key] = arr
+                self._items.move_to_end(key, last=False)
+
+    def _put(self, key: Hashable, arr: np.ndarray, fresh: int | None = None) -> None:
+        self._pop(key)
         if arr.nbytes > self.budget - self.reserved:
             return
-        self._items[key] = arr
+        if fresh is not None:
+            self._fresh[key] = (fresh, arr)
+        else:
+            self._items[key] = arr
         self.nbytes += arr.nbytes
         self._evict()
+        self.peak = max(self.peak, self.nbytes + self.reserved + self.inflight)
 
     def _evict(self) -> None:
-        while self.nbytes > self.budget - self.reserved:
-            _, evicted = self._items.popitem(last=False)
-            self.nbytes -= evicted.nbytes
+        while self.nbytes + self.inflight > self.capacity and (self._items or self._fresh):
+            self._pop(next(iter(self._items or self._fresh)))
+
+    def _pop(self, key: Hashable) -> None:
+        old = self._items.pop(key, None)
+        if old is None:
+            entry = self._fresh.pop(key, None)
+            old = entry[1] if entry is not None else None
+        if old is not None:
+            self.nbytes -= old.nbytes
 
     def reserve(self, nbytes: int) -> bool:
         """Set aside `nbytes` of the budget for an array decoded whole; False when the
@@ -154,20 +283,23 @@ class ChunkCache:
     def drop(self, prefix: Hashable) -> None:
         """Forget every chunk whose key starts with `prefix` (an array that was rewritten)."""
         with self._lock:
-            for key in [k for k in self._items if isinstance(k, tuple) and k[0] == prefix]:
-                self.nbytes -= self._items.pop(key).nbytes
+            for key in [k for k in (*self._items, *self._fresh) if isinstance(k, tuple) and k[0] == prefix]:
+                self._pop(key)
 
     def stats(self) -> dict[str, int]:
         """Budget, bytes reserved for whole arrays, bytes of chunks held, chunks held, hits,
-        misses and bytes decoded so far."""
+        misses, waits (chunks a batch took from a prefetch in flight), bytes decoded so far,
+        and the peak of reserved + held + in-flight prefetch bytes."""
         return {
             "budget": self.budget,
             "reserved": self.reserved,
             "nbytes": self.nbytes,
-            "chunks": len(self._items),
+            "chunks": len(self),
             "hits": self.hits,
             "misses": self.misses,
+            "waits": self.waits,
             "bytes_decoded": self.bytes_decoded,
+            "peak": self.peak,
         }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,9 @@ class StoreData:
         self.name = describe(location)
         self.cache = ChunkCache(resolve_budget(cache_bytes))
         self.group = open_root(location, self.name, storage_options)
+        self.remote = not isinstance(self.group.store, zarr.storage.LocalStore)
+        """Whether chunks are fetched over a network (any store but a local folder)."""
+        self.prefetcher: Any = None
         schema.validate(self.group, self.name)
         if self.disk_cache is not None:
             self.cache.disk = _disk_cache(self, self.disk_cache, disk_cache_bytes)
@@ -131,8 +135,11 @@ class StoreData:
                     self._resident.extend(a.arrays if isinstance(a, Table) else [a])
         self._ref_bounds = np.stack([self.ref_offsets[:-1], self.ref_offsets[1:]], axis=1)
         self._set_value_ranges()
+        # weakly: the preload thread's queue keeps arrays, which must not keep this alive
+        # (nor, through it, the prefetch thread, which ends with it)
+        preload_later = weakref.WeakMethod(self._preload_later)
         for arr in self._resident:
-            arr.on_first_use = self._preload_later
+            arr.on_first_use = lambda a, m=preload_later: (f := m()) is not None and f(a)
 
     def _set_value_ranges(self) -> None:
         """Every stored offset or index must point inside the array it indexes; chunks are
@@ -159,6 +166,14 @@ class StoreData:
                     threading.Thread(target=_preload, args=(self._queue,), daemon=True, name="gvl_zarr-preload").start()
                     self._preload_pid = os.getpid()
         self._queue.put(arr)
+
+    def prefetch(self, tasks: list[Any]) -> None:
+        """Queue `_prefetch.Task`s for this process's background prefetch thread."""
+        if self.prefetcher is None:
+            from ._prefetch import Prefetcher
+
+            self.prefetcher = Prefetcher(self)
+        self.prefetcher.submit(tasks)
 
     def _flat(self, path: str) -> FlatArray:
         return FlatArray(self.group[path], self.cache, self.name)

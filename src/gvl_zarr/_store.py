@@ -39,6 +39,20 @@ def require_protocol(url: str) -> None:
             ) from exc
 
 
+S3_CONNECTIONS = 64
+"""Connections an S3 filesystem may hold open at once, unless `storage_options` set
+`config_kwargs={"max_pool_connections": n}`. botocore's default of 10 lets a prefetch wave of
+a hundred byte ranges through ten at a time, one round trip each."""
+
+
+def _s3_options(options: dict[str, Any] | None) -> dict[str, Any]:
+    options = dict(options or {})
+    config = dict(options.get("config_kwargs") or {})
+    config.setdefault("max_pool_connections", S3_CONNECTIONS)
+    options["config_kwargs"] = config
+    return options
+
+
 def as_store(location: Any, *, read_only: bool = True, storage_options: dict[str, Any] | None = None) -> Store:
     """A zarr Store for a local path, an fsspec URL (http://, s3://, …), a mapper or a Store.
 
@@ -51,6 +65,9 @@ def as_store(location: Any, *, read_only: bool = True, storage_options: dict[str
         if is_remote(location):
             require_protocol(location)
             from zarr.storage import FsspecStore
+
+            if protocol(location) in ("s3", "s3a"):
+                storage_options = _s3_options(storage_options)
 
             return FsspecStore.from_url(location, storage_options=storage_options, read_only=read_only)
         return zarr.storage.LocalStore(location.removeprefix("file://"), read_only=read_only)

@@ -149,6 +149,42 @@ class Dataset:
     def has_reference(self) -> bool:
         return self._data.ref is not None
 
+    def prefetch(self, batches: Sequence[Any], keys: Sequence[Any] | None = None) -> None:
+        """Start fetching, in the background, what reading `batches` (raveled instance
+        indices, as passed to `ds[...]`) with the current settings will need, so that
+        reading them later finds their chunks in the cache. Remote stores only: a no-op on
+        a local folder. What is queued and not yet started is replaced; `keys` (one
+        hashable per batch) skip batches already fetched. They take at most half the LRU
+        share of the cache together. `to_dataloader` calls this itself (see docs/cloud.md).
+        """
+        d, st = self._data, self.settings
+        if not d.remote or not len(batches):
+            return
+        from ._prefetch import Needs, Task
+
+        needs = Needs(
+            genotypes=st.return_sequences in ("haplotypes", "annotated", "variants"),
+            reference=st.return_sequences in ("haplotypes", "annotated", "reference"),
+            tracks=tuple(st.return_tracks),
+        )
+        limit = d.cache.capacity // max(len(batches), 2)
+        tasks = []
+        for i, batch in enumerate(batches):
+            idx = np.asarray(batch, np.int64).ravel()
+            if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
+                raise DatasetIndexError(
+                    f"prefetch: indices must lie in [0, {len(self)}), got {idx.min()}..{idx.max()}."
+                )
+            r, s = np.divmod(idx, self.n_samples)
+            key = keys[i] if keys is not None else ("batch", i, idx.tobytes())
+            tasks.append(Task(key, self._regions[r], self._samples[s], needs, limit))
+        d.prefetch(tasks)
+
+    @property
+    def remote(self) -> bool:
+        """Whether the store is read over a network (any store but a local folder)."""
+        return self._data.remote
+
     def cache_info(self) -> dict[str, int]:
         """The decoded-chunk cache of this process: budget, bytes and chunks held, hits,
         misses and bytes decoded so far."""
@@ -599,7 +635,8 @@ class Dataset:
 
         shuffle: False, True/"random", or "chunks" (chunk-aware block shuffle for remote
         stores, `gvl_zarr.sampler`). `distributed=True` shards batches across ranks;
-        `seed`, `shuffle_window`, `drop_last` and DataLoader arguments are passed on."""
+        `seed`, `shuffle_window`, `drop_last`, `prefetch` (remote stores: how far ahead to
+        fetch in the background, see docs/cloud.md) and DataLoader arguments are passed on."""
         from .torch_loader import make_dataloader
 
         return make_dataloader(self, batch_size=batch_size, shuffle=shuffle, sampler=sampler, **kwargs)

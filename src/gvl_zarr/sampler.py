@@ -19,7 +19,7 @@ pins the next epoch to `e`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import numpy as np
 
@@ -39,6 +39,15 @@ def _groups(block_of: np.ndarray) -> list[np.ndarray]:
     return [order[bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
 
 
+class NumberedBatch(NamedTuple):
+    """A batch with its place in the epoch, so the dataset can fetch what comes next
+    (`InstanceBatchSampler(numbered=True)`; `TorchDataset` unwraps it)."""
+
+    epoch: int
+    number: int
+    indices: np.ndarray
+
+
 class InstanceBatchSampler:
     """Yields batches (int64 arrays of raveled dataset indices) covering one epoch.
 
@@ -55,6 +64,8 @@ class InstanceBatchSampler:
         rank, world_size: shard batches across ranks: rank r takes batches r, r + world_size,
             … of the epoch's order, so ranks never overlap and together see one epoch
             (without drop_last, ranks may differ by one batch). Default: one process.
+        numbered: yield `NumberedBatch`es (epoch, number, indices) instead of bare index
+            arrays; `to_dataloader` uses them to fetch ahead (`upcoming`).
     """
 
     yields_batches = True
@@ -71,6 +82,7 @@ class InstanceBatchSampler:
         drop_last: bool = False,
         rank: int = 0,
         world_size: int = 1,
+        numbered: bool = False,
     ) -> None:
         if shuffle is True:
             shuffle = "random"
@@ -87,6 +99,8 @@ class InstanceBatchSampler:
         self.drop_last = drop_last
         self.rank, self.world_size = int(rank), int(world_size)
         self.epoch = 0
+        self.numbered = numbered
+        self._memo: tuple[int, np.ndarray, np.ndarray | None] | None = None
         self._n = len(dataset)
         shape = tuple(getattr(dataset, "shape", (self._n,)))
         n_regions, self._n_samples = (shape[0], shape[1]) if len(shape) == 2 else (self._n, 1)
@@ -105,19 +119,31 @@ class InstanceBatchSampler:
 
     def order(self, epoch: int) -> np.ndarray:
         """Every instance index once, in `epoch`'s order (identical on every rank)."""
+        return self._order(epoch)[0]
+
+    def _order(self, epoch: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """(`epoch`'s order, first position of each window in it for shuffle="chunks", with
+        the order's length appended); the last epoch's is kept."""
+        if self._memo is None or self._memo[0] != epoch:
+            self._memo = (epoch, *self._draw(epoch))
+        return self._memo[1], self._memo[2]
+
+    def _draw(self, epoch: int) -> tuple[np.ndarray, np.ndarray | None]:
         if self.shuffle is None:
-            return np.arange(self._n, dtype=np.int64)
+            return np.arange(self._n, dtype=np.int64), None
         rng = np.random.default_rng([self.seed, epoch])
         if self.shuffle == "random":
-            return rng.permutation(self._n).astype(np.int64)
+            return rng.permutation(self._n).astype(np.int64), None
         # a block is the product of the dataset's regions in one region block and samples in
         # one sample block; no per-instance block array is built
         regions = _groups(self._region_block)
         samples = _groups(self._sample_block)
         drawn = rng.permutation(len(regions) * len(samples))
         out = np.empty(self._n, np.int64)
+        starts = []
         pos = 0
         for w in range(0, len(drawn), self.window):
+            starts.append(pos)
             members = np.concatenate(
                 [
                     (regions[b // len(samples)][:, None] * self._n_samples + samples[b % len(samples)][None, :]).ravel()
@@ -126,6 +152,27 @@ class InstanceBatchSampler:
             )
             out[pos : pos + len(members)] = rng.permutation(members)
             pos += len(members)
+        return out, np.array([*starts, pos], np.int64)
+
+    def upcoming(self, epoch: int, number: int, stride: int = 1, ahead: int = 1) -> list[tuple[tuple, np.ndarray]]:
+        """What to fetch ahead once this rank's batch `number` of `epoch` is being read:
+        (key, dataset indices) pairs, soonest first, keys unique within an epoch.
+
+        shuffle="chunks": the window of blocks holding the batch and the `ahead` windows
+        after it, whole (a window's batches all draw on its blocks' chunks). Otherwise the
+        batch and the next `ahead` batches this process reads: every `stride`-th, as
+        DataLoader workers take batches in turn. What is being read is listed too, so that
+        its chunks count as still needed."""
+        order, starts = self._order(epoch)
+        if starts is not None:
+            pos = (self.rank + number * self.world_size) * self.batch_size
+            first = int(np.searchsorted(starts, pos, side="right")) - 1
+            last = min(first + ahead, len(starts) - 2)
+            return [(("window", epoch, j), order[starts[j] : starts[j + 1]]) for j in range(max(first, 0), last + 1)]
+        out = []
+        for k in range(number, min(number + stride * ahead, len(self) - 1) + 1, stride):
+            g = self.rank + k * self.world_size
+            out.append((("batch", epoch, k), order[g * self.batch_size : (g + 1) * self.batch_size]))
         return out
 
     def _batches(self, epoch: int) -> list[np.ndarray]:
@@ -137,10 +184,14 @@ class InstanceBatchSampler:
         batches = [order[i * self.batch_size : (i + 1) * self.batch_size] for i in range(n)]
         return batches[self.rank :: self.world_size]
 
-    def __iter__(self) -> Iterator[np.ndarray]:
+    def __iter__(self) -> Iterator[np.ndarray] | Iterator[NumberedBatch]:
         epoch = self.epoch
         self.epoch += 1
-        yield from self._batches(epoch)
+        if not self.numbered:
+            yield from self._batches(epoch)
+            return
+        for k, batch in enumerate(self._batches(epoch)):
+            yield NumberedBatch(epoch, k, batch)
 
     def __len__(self) -> int:
         n = self._n // self.batch_size if self.drop_last else -(-self._n // self.batch_size)

@@ -9,7 +9,7 @@ import numpy as np
 from .annotated import AnnotatedHaps
 from .errors import MissingDependencyError, SettingsError
 from .ragged import Ragged
-from .sampler import InstanceBatchSampler
+from .sampler import InstanceBatchSampler, NumberedBatch
 from .variants import RaggedVariants
 
 if TYPE_CHECKING:
@@ -57,15 +57,27 @@ class TorchDataset(_TorchDatasetBase):
     returns the whole batch (haplotype bytes as uint8 tensors, `Ragged` outputs as nested
     tensors, annotated haplotypes as a (haplotypes, variant ids, coordinates) tuple, variants
     as a (start, ilen, variant ids, ALT bases per variant[, REF bases per variant], other
-    var_fields in order) tuple)."""
+    var_fields in order) tuple).
 
-    def __init__(self, dataset: Dataset) -> None:
+    Given the `sampler` (an `InstanceBatchSampler(numbered=True)`), a `NumberedBatch` also
+    starts fetching what comes `ahead` of it in this process (`Dataset.prefetch`)."""
+
+    def __init__(self, dataset: Dataset, sampler: InstanceBatchSampler | None = None, ahead: int = 0) -> None:
         self.dataset = dataset
+        self.sampler = sampler
+        self.ahead = ahead
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def __getitem__(self, indices: Any) -> Any:
+        if isinstance(indices, NumberedBatch):
+            if self.sampler is not None and self.ahead > 0:
+                info = torch.utils.data.get_worker_info()  # workers take batches in turn
+                stride = info.num_workers if info is not None else 1
+                ahead = self.sampler.upcoming(indices.epoch, indices.number, stride, self.ahead)
+                self.dataset.prefetch([b for _, b in ahead], keys=[k for k, _ in ahead])
+            indices = indices.indices
         return _to_torch(self.dataset[np.asarray(indices, np.int64)])
 
 
@@ -79,6 +91,7 @@ def make_dataloader(
     distributed: bool = False,
     seed: int = 0,
     shuffle_window: int = 16,
+    prefetch: bool | int = True,
     **kwargs: Any,
 ) -> DataLoader:
     """DataLoader calling the dataset once per batch.
@@ -88,7 +101,15 @@ def make_dataloader(
     by `seed` and a different order every epoch (call `loader.sampler.set_epoch(e)` to pin
     one). `distributed=True` shards batches across the ranks of the initialised
     `torch.distributed` process group without overlap. A `sampler` of single indices is
-    wrapped in a `BatchSampler`; one that yields batches is used as it is."""
+    wrapped in a `BatchSampler`; one that yields batches is used as it is.
+
+    `prefetch` (remote stores, built-in sampler): fetch in the background what the next
+    batches need while the current one is read: with shuffle="chunks" the window of blocks
+    in use and the next `prefetch` windows (True: 1), otherwise the next `prefetch` batches
+    of each process (True: 8). False or 0: off. See docs/cloud.md."""
+    ahead = 0
+    if sampler is None and prefetch is not False and getattr(dataset, "remote", False):
+        ahead = int(prefetch) if prefetch is not True else (1 if shuffle == "chunks" else 8)
     if sampler is None:
         rank, world = 0, 1
         if distributed:
@@ -109,13 +130,15 @@ def make_dataloader(
             drop_last=drop_last,
             rank=rank,
             world_size=world,
+            numbered=ahead > 0,
         )
     elif shuffle or distributed:
         raise SettingsError("pass either sampler or shuffle/distributed, not both.")
     if not (isinstance(sampler, BatchSampler) or getattr(sampler, "yields_batches", False)):
         sampler = BatchSampler(sampler, batch_size=batch_size, drop_last=drop_last)
     kwargs.setdefault("collate_fn", _identity)
-    return DataLoader(TorchDataset(dataset), sampler=sampler, batch_size=None, **kwargs)
+    torch_dataset = TorchDataset(dataset, sampler if ahead > 0 else None, ahead)
+    return DataLoader(torch_dataset, sampler=sampler, batch_size=None, **kwargs)
 
 
 def _identity(batch: Any) -> Any:
