@@ -12,6 +12,7 @@ from .._vcf_checks import check_alleles, check_bgzf, check_haploid, check_sorted
 from ..errors import InputFileError, MissingFileError
 from ._records import is_symbolic, to_block
 from .base import RecordBatch, VariantBlock
+from .vcf_sites import VcfSites
 
 _BLOCK_BYTES = 8 << 20
 """Calls are gathered in blocks of about this many bytes (int8 allele codes + phase flags)."""
@@ -79,9 +80,7 @@ class VcfReader:
     def read(self, contig: str, start: int, end: int) -> VariantBlock:
         """Records overlapping [start, end) on `contig` (0-based), multiallelics split."""
         n_samples = len(self.samples)
-        if contig not in self._index_checked:
-            check_tabix(self.path, [contig])
-            self._index_checked.add(contig)
+        self.check_index(contig)
         # Records stream into blocks of int8 calls (the stored allele codes): holding cyvcf2's
         # records until the end kept each one's decoded FORMAT data too (the kit's 6,109
         # records × 2,504 samples: ~120 MB of records beside 61 MB of int16 calls).
@@ -135,6 +134,16 @@ class VcfReader:
             phased=phased,
         )
         return to_block(batch, self)
+
+    def site_reader(self) -> VcfSites | None:
+        """A reader of record sites from the VCF text (None for BCF), checked like `read`'s index."""
+        return VcfSites.open(self.path)
+
+    def check_index(self, contig: str) -> None:
+        """Check the index of `contig` once (`read` does it before the first query)."""
+        if contig not in self._index_checked:
+            check_tabix(self.path, [contig])
+            self._index_checked.add(contig)
 
     @property
     def n_symbolic_skipped(self) -> int:
