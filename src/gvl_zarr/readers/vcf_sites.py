@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,47 +60,49 @@ class VcfSites:
             return None  # the genotype read reports a bad index
         return cls(path, names, linear)
 
-    def read(self, contig: str, start: int, end: int) -> Sites:
-        """Sites of the records a query of [start, end) on `contig` returns (0-based)."""
+    def records(self, contig: str, start: int, end: int) -> Iterator[tuple[bytes, list[int], int, int]]:
+        """(line, its first eight tab positions, 0-based POS, end) of each record a query of
+        [start, end) on `contig` returns, the end being POS + len(REF) or INFO/END."""
         start, end = max(start, 0), max(end, 1)
-        pos: list[int] = []
-        ref_len: list[int] = []
-        shrink: list[int] = []
         if contig not in self._names:
-            return _sites(pos, ref_len, shrink)
+            return
         linear = self._linear[self._names.index(contig)]
-        if not linear:
-            return _sites(pos, ref_len, shrink)
         # the linear index holds, per 16 kb window, the first record overlapping it
-        voff = linear[min(start >> 14, len(linear) - 1)]
+        first = min(start >> 14, len(linear) - 1) if linear else 0
+        voff = next((v for v in linear[first:] if v != _NOT_SET), _NOT_SET)
         if voff == _NOT_SET:
-            voff = next((v for v in linear[min(start >> 14, len(linear) - 1) :] if v != _NOT_SET), _NOT_SET)
-            if voff == _NOT_SET:
-                return _sites(pos, ref_len, shrink)
+            return
         name = contig.encode()
         seen = False
         for line in _lines(self.path, voff):
             t = _tabs(line)
             if line[: t[0]] != name:
                 if seen:
-                    break
+                    return
                 continue
             seen = True
             p = int(line[t[0] + 1 : t[1]]) - 1
             if p >= end:
-                break
-            ref = line[t[2] + 1 : t[3]]
-            rec_end = p + len(ref)
+                return
+            rec_end = p + (t[3] - t[2] - 1)
             info = line[t[6] + 1 : t[7]]
             if b"END=" in info:
                 rec_end = max(rec_end, _info_end(info, rec_end))
-            if rec_end <= start:
-                continue
+            if rec_end > start:
+                yield line, t, p, rec_end
+
+    def read(self, contig: str, start: int, end: int) -> Sites:
+        """Sites of the records a query of [start, end) on `contig` returns (0-based)."""
+        pos: list[int] = []
+        ref_len: list[int] = []
+        shrink: list[int] = []
+        for line, t, p, _ in self.records(contig, start, end):
+            n_ref = t[3] - t[2] - 1
             alts = [a.decode() for a in line[t[3] + 1 : t[4]].split(b",")]
             seq = [len(a) for a in alts if not is_symbolic(a)]
             pos.append(p)
-            ref_len.append(len(ref))
-            shrink.append(max(0, len(ref) - min(seq)) if seq else 0)
+            ref_len.append(n_ref)
+            shrink.append(max(0, n_ref - min(seq)) if seq else 0)
         return _sites(pos, ref_len, shrink)
 
 
