@@ -13,6 +13,7 @@ import zarr
 
 import gvl_zarr as gvl
 from conftest import FASTA, GENES, SAMPLES, TILES, VCF, VCF_NORM
+from gvl_zarr import _partition
 from gvl_zarr.errors import InputFileError
 from gvl_zarr.readers.bed import read_bed
 from gvl_zarr.readers.vcf import VcfReader
@@ -77,7 +78,13 @@ def _write(out: Path, table: Path, samples: list[str], **extra) -> None:
     )  # fmt: skip
 
 
-def test_tracks_beside_genotypes_store_the_same_bytes(tmp_path: Path, bigwigs, monkeypatch) -> None:
+@pytest.fixture
+def overlap(monkeypatch) -> None:
+    """Tracks read beside the genotypes whatever the machine's cores."""
+    monkeypatch.setattr(_partition, "_spare_cores", lambda: True)
+
+
+def test_tracks_beside_genotypes_store_the_same_bytes(tmp_path: Path, bigwigs, monkeypatch, overlap) -> None:
     """The overlapped write stores every array byte for byte as the write that reads the
     tracks after the genotypes (no site pass), in one partition and in four; a site pass
     that disagreed with the genotypes (forced here) has its tracks read again, same bytes."""
@@ -97,7 +104,7 @@ def test_tracks_beside_genotypes_store_the_same_bytes(tmp_path: Path, bigwigs, m
     assert _store_files(tmp_path / "parts.gvl") == _store_files(tmp_path / "serial_parts.gvl")
 
 
-def test_a_failed_genotype_read_stops_the_track_reads(tmp_path: Path, bigwigs, monkeypatch) -> None:
+def test_a_failed_genotype_read_stops_the_track_reads(tmp_path: Path, bigwigs, monkeypatch, overlap) -> None:
     """The genotype read failing while the tracks are read beside it raises its own error,
     stops the track thread (and its worker processes) and leaves nothing at the output."""
     table, samples = bigwigs

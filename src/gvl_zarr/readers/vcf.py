@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import struct
 import warnings
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -88,7 +90,10 @@ class VcfReader:
         n_samples = len(self.samples)
         self.check_index(contig)
         if self._sites is not None:
-            batch = read_text(self._sites, contig, start, end, self._n_file_samples, self._file_columns)
+            try:
+                batch = read_text(self._sites, contig, start, end, self._n_file_samples, self._file_columns)
+            except (ValueError, OSError, zlib.error, struct.error, UnicodeDecodeError):
+                batch = None  # a damaged record or block: cyvcf2 reads the span and names the problem
             if batch is not None:
                 return to_block(batch, self)
         # Records stream into blocks of int8 calls (the stored allele codes): holding cyvcf2's
