@@ -141,10 +141,10 @@ def run_partition(tmp: str | os.PathLike, k: int, inputs: Inputs | None = None, 
         if vcf is not None:
             before = vcf.n_symbolic_skipped
             has_tracks = bool(inputs.tracks or (j == 0 and inputs.annotations))
-            early = write_mod.site_fetch_ends(vcf, plan.contigs, contig_idx, start, end, mj, plan.max_mem)
-            background = (
-                Background(lambda cancel: write_tracks(early, cancel)) if has_tracks and early is not None else None
-            )
+            early = None
+            if has_tracks and _spare_cores():
+                early = write_mod.site_fetch_ends(vcf, plan.contigs, contig_idx, start, end, mj, plan.max_mem)
+            background = Background(lambda cancel: write_tracks(early, cancel)) if early is not None else None
             try:
                 fetch_end = write_mod._write_genotypes(
                     sink, vcf, plan.contigs, contig_idx, start, end, mj,
