@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._vcf_checks import _is_text, _read_csi, _read_tbi
+from .._vcf_checks import _read_tbi
 from ._records import is_symbolic
 
 _NOT_SET = 0xFFFFFFFFFFFFFFFF
@@ -40,22 +40,20 @@ class Sites:
 
 
 class VcfSites:
-    """Span reads of a bgzipped text VCF's sites through its tabix (or CSI) linear index."""
+    """Span reads of a bgzipped text VCF's sites through its tabix linear index."""
 
     def __init__(self, path: str, names: list[str], linear: list[list[int]]) -> None:
         self.path, self._names, self._linear = path, names, linear
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> VcfSites | None:
-        """The sites reader of `path`, or None when it is not an indexed bgzipped text VCF."""
+        """The sites reader of `path`, or None unless it is a bgzipped text VCF with a tabix
+        index (a CSI index has no per-window linear index to start a span from)."""
         path = os.fspath(path)
+        if not os.path.exists(path + ".tbi"):
+            return None
         try:
-            if os.path.exists(path + ".tbi"):
-                names, linear = _read_tbi(path + ".tbi")
-            elif os.path.exists(path + ".csi") and _is_text(path):
-                names, linear = _read_csi(path + ".csi")
-            else:
-                return None
+            names, linear = _read_tbi(path + ".tbi")
         except (OSError, EOFError, struct.error, zlib.error, UnicodeDecodeError):
             return None  # the genotype read reports a bad index
         return cls(path, names, linear)
