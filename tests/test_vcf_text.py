@@ -122,3 +122,20 @@ def test_calls_the_text_reader_declines_raise_cyvcf2s_errors(tmp_path: Path, edi
             reader.read("22", *SPANS[0])
         messages.append(str(info.value))
     assert messages[0] == messages[1]
+
+
+def _info_end(f: list[str]) -> None:
+    f[7] = f"{f[7]};END={int(f[1]) + 4000}"  # reaches 4 kb past POS: tabix returns it for later spans
+
+
+def test_a_record_with_info_end_is_read_by_cyvcf2_and_its_span_followed(tmp_path: Path) -> None:
+    """INFO/END changes the span tabix gives a record: the text reader declines it, reads
+    equal cyvcf2's (spans starting inside END included), and so do the site pass's fetch_ends."""
+    path = _edited(tmp_path, "end.vcf", {50: _info_end})
+    text, plain = _pair(path)
+    assert read_text(text._sites, "22", *SPANS[0], text._n_file_samples, None) is None
+    pos = int(plain.read("22", *SPANS[0]).record_pos[50])
+    for start, end in [*SPANS, (pos + 2000, pos + 2001), (pos + 3999, pos + 5000)]:
+        _same(text.read("22", start, end), plain.read("22", start, end))
+    sites = text.site_reader().read("22", pos + 2000, pos + 2001)
+    assert pos in sites.pos.tolist()

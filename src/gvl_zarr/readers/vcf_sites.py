@@ -84,8 +84,9 @@ class VcfSites:
                 return
             rec_end = p + (t[3] - t[2] - 1)
             info = line[t[6] + 1 : t[7]]
-            if b"END=" in info:
-                rec_end = max(rec_end, _info_end(info, rec_end))
+            if b"END=" in info:  # tabix (tbx_parse1): a valid INFO/END past POS replaces POS + len(REF)
+                end_tag = _info_end(info)
+                rec_end = end_tag if end_tag is not None and end_tag > p else rec_end
             if rec_end > start:
                 yield line, t, p, rec_end
 
@@ -121,14 +122,16 @@ def _tabs(line: bytes) -> list[int]:
     return out
 
 
-def _info_end(info: bytes, default: int) -> int:
-    for item in info.split(b";"):
-        if item.startswith(b"END="):
-            try:
-                return int(item[4:])
-            except ValueError:
-                return default
-    return default
+def _info_end(info: bytes) -> int | None:
+    """INFO/END (the first `END=` item, at the start or after a ';', as tabix finds it)."""
+    at = 0 if info.startswith(b"END=") else info.find(b";END=") + 1
+    if at == 0 and not info.startswith(b"END="):
+        return None
+    digits = info[at + 4 :].split(b";", 1)[0]
+    try:
+        return int(digits)
+    except ValueError:
+        return None
 
 
 def _lines(path: str, voff: int):

@@ -38,12 +38,11 @@ def read_text(
     block = max(1, _BLOCK_BYTES // (3 * n_samples))
     calls = np.empty((n_file_samples, 2), np.int8)
     phase = np.empty(n_file_samples, np.bool_)
-    for line, t, p, rec_end in sites.records(contig, start, end):
-        n_ref = t[3] - t[2] - 1
+    for line, t, p, _ in sites.records(contig, start, end):
         samples_at = line.find(b"\t", t[7] + 1) + 1
         fmt = line[t[7] + 1 : samples_at - 1] if samples_at else b""
-        if rec_end != p + n_ref or not (fmt == b"GT" or fmt.startswith(b"GT:")):
-            return None  # INFO/END, or GT not the first FORMAT field
+        if b"END=" in line[t[6] + 1 : t[7]] or not (fmt == b"GT" or fmt.startswith(b"GT:")):
+            return None  # INFO/END (the span tabix gives it is cyvcf2's to follow), or GT not first
         if not parse_gt(np.frombuffer(line, np.uint8), samples_at, calls, phase):
             return None
         i = len(pos) % block
