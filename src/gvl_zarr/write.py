@@ -10,11 +10,9 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import struct
 import threading
 import uuid
 import warnings
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +53,7 @@ from .readers.bed import read_bed
 from .readers.bigwig import BigWigs
 from .readers.fasta import FastaReader
 from .readers.variants import VariantInput, describe, open_variants
+from .readers.vcf_sites import READ_ERRORS
 
 _INITIAL_MARGIN = 10_000
 _MAX_GROUP_WIDTH = 2_000_000
@@ -561,7 +560,7 @@ def site_fetch_ends(
                     break
                 margin *= 4
             fetch_end[group] = fe
-    except (GvlError, ValueError, IndexError, zlib.error, struct.error, OSError):
+    except (GvlError, *READ_ERRORS):
         return None  # the genotype read raises the clear error
     return fetch_end
 

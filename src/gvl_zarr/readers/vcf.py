@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import struct
 import warnings
-import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -14,7 +12,7 @@ from .._vcf_checks import check_alleles, check_bgzf, check_haploid, check_sorted
 from ..errors import InputFileError, MissingFileError
 from ._records import is_symbolic, to_block
 from .base import RecordBatch, VariantBlock
-from .vcf_sites import VcfSites
+from .vcf_sites import READ_ERRORS, VcfSites
 from .vcf_text import read_text
 
 _BLOCK_BYTES = 8 << 20
@@ -92,7 +90,7 @@ class VcfReader:
         if self._sites is not None:
             try:
                 batch = read_text(self._sites, contig, start, end, self._n_file_samples, self._file_columns)
-            except (ValueError, OSError, zlib.error, struct.error, UnicodeDecodeError):
+            except READ_ERRORS:
                 batch = None  # a damaged record or block: cyvcf2 reads the span and names the problem
             if batch is not None:
                 return to_block(batch, self)
