@@ -87,10 +87,10 @@ def track_stub(record: dict[str, Any]) -> SimpleNamespace:
 
 def _spare_cores() -> bool:
     """Whether the tracks are read beside the genotypes: only with a core to spare beyond the
-    BigWig worker processes and the genotype thread. On the 2-core machine the kit write
-    took 4.05–4.47 s wall, 2.1–2.2 s CPU here + 2.2–2.3 s in the workers when overlapped,
-    against 3.45–3.72 s, 1.8–2.0 s + 1.7–1.8 s one phase after the other (load 3.3–3.5):
-    the two threads contend for the GIL and the workers for the cores."""
+    BigWig worker processes and the genotype thread. On the 2-core machine (kit write, text
+    VCF reader) it did not pay: 3.25–3.68 s wall, 2.0–2.7 s CPU here + 1.9–2.3 s in the
+    workers overlapped, against 3.26–3.36 s, 1.85–1.88 s + 1.49–1.62 s one phase after the
+    other (load 1.8–2.8): the two threads contend for the GIL and the workers for the cores."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return cores >= min(cores, _track_reads.MAX_WORKERS) + 2
 
