@@ -72,6 +72,11 @@ class DirectSink:
         create(self.group, spec, data)
         self.counts[spec.path] = int(data.shape[0])
 
+    def remove(self, prefix: str) -> None:
+        """Remove every array under `prefix` (a group path such as "tracks")."""
+        shutil.rmtree(Path(self.group.store.root) / self.group.path / prefix, ignore_errors=True)
+        _forget(self.counts, prefix)
+
 
 class PartSink:
     """Arrays go to `<folder>/<array path>.bin` (streamed rows) or `.npy` (whole arrays)."""
@@ -88,6 +93,16 @@ class PartSink:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, np.asarray(data, spec.np_dtype.newbyteorder("<")))
         self.counts[spec.path] = int(data.shape[0])
+
+    def remove(self, prefix: str) -> None:
+        """Remove every array under `prefix` (a group path such as "tracks")."""
+        shutil.rmtree(self.folder / prefix, ignore_errors=True)
+        _forget(self.counts, prefix)
+
+
+def _forget(counts: dict[str, int], prefix: str) -> None:
+    for key in [k for k in counts if k.startswith(f"{prefix}/")]:
+        del counts[key]
 
 
 def sink_for(target: Any) -> DirectSink | PartSink:

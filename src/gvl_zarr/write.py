@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import threading
 import uuid
 import warnings
 from collections.abc import Mapping, Sequence
@@ -52,11 +53,16 @@ from .readers.bed import read_bed
 from .readers.bigwig import BigWigs
 from .readers.fasta import FastaReader
 from .readers.variants import VariantInput, describe, open_variants
+from .readers.vcf_sites import READ_ERRORS
 
 _INITIAL_MARGIN = 10_000
 _MAX_GROUP_WIDTH = 2_000_000
 _RECORDS_PER_BP = 1 / 8
 """Variant records per base assumed when sizing queries (the kit VCF, 1kGP: 1 per 74 bp)."""
+
+
+class Cancelled(Exception):
+    """A background track write stopped because the write failed elsewhere."""
 
 
 @dataclass
@@ -515,15 +521,9 @@ def _fasta_name(contig: str, fasta: FastaReader) -> str:
 
 
 def _record_ranges(block, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per region: records [rec_lo, rec_hi) that can affect it, and its fetch_end.
-
-    fetch_end grows by the REF bases every deletion in reach could remove, until stable.
-    """
+    """Per region: records [rec_lo, rec_hi) that can affect it, and its fetch_end."""
     n_rec = len(block.record_pos)
-    if n_rec == 0:
-        zeros = np.zeros(len(lo), np.int64)
-        return zeros, zeros, hi.copy()
-    rec_pos, rec_len = block.record_pos, block.record_ref_len
+    rec_len = block.record_ref_len
     # REF bases a record's ALTs can remove (symbolic-only records remove none)
     rec_shrink = np.zeros(n_rec, np.int64)
     amap = block.record_alt_map
@@ -531,6 +531,19 @@ def _record_ranges(block, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, n
         rows = amap[i][amap[i] >= 0]
         if rows.size:
             rec_shrink[i] = max(0, int(rec_len[i]) - min(len(block.alt[r]) for r in rows))
+    return _site_ranges(block.record_pos, rec_len, rec_shrink, lo, hi)
+
+
+def _site_ranges(
+    rec_pos: np.ndarray, rec_len: np.ndarray, rec_shrink: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_record_ranges` from record positions, REF lengths and the REF bases each can remove.
+
+    fetch_end grows by the REF bases every deletion in reach could remove, until stable.
+    """
+    if len(rec_pos) == 0:
+        zeros = np.zeros(len(lo), np.int64)
+        return zeros, zeros, hi.copy()
     # records come in VCF (position) order
     ends_cummax = np.maximum.accumulate(rec_pos + rec_len)
     shrink_cumsum = np.concatenate([[0], np.cumsum(rec_shrink + np.where(rec_shrink > 0, rec_len, 0))])
@@ -545,6 +558,39 @@ def _record_ranges(block, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, n
     return rec_lo.astype(np.int64), rec_hi.astype(np.int64), fetch_end
 
 
+def site_fetch_ends(
+    vcf: VariantReader, contigs, contig_idx, start, end, max_jitter, max_mem=DEFAULT_MAX_MEM
+) -> np.ndarray | None:
+    """Each region's fetch_end from a pass over the record sites alone (no genotypes), or
+    None when `vcf` has no such pass (PGEN, VCF Zarr, BCF) or it fails (the genotype read
+    then reports the problem). Same groups and margins as `_write_genotypes`, so the same
+    records: the two agree (checked by the caller)."""
+    site_reader = getattr(vcf, "site_reader", None)
+    sites = site_reader() if site_reader is not None else None
+    if sites is None:
+        return None
+    lo = start - max_jitter
+    hi = end + max_jitter
+    fetch_end = hi.copy()
+    groups = group_spans(contig_idx, lo, hi, max_width=_variant_group_width(max_mem, len(vcf.samples), vcf.ploidy))
+    try:
+        for group in groups:
+            contig = require_contig(contigs[int(contig_idx[group[0]])], vcf.contigs, file=vcf.path, what="BED")
+            vcf.check_index(contig)
+            margin = _INITIAL_MARGIN
+            while True:
+                query_end = int(hi[group].max()) + margin
+                block = sites.read(contig, int(lo[group].min()), query_end)
+                fe = _site_ranges(block.pos, block.ref_len, block.shrink, lo[group], hi[group])[2]
+                if fe.max() <= query_end:
+                    break
+                margin *= 4
+            fetch_end[group] = fe
+    except (GvlError, *READ_ERRORS):
+        return None  # the genotype read raises the clear error
+    return fetch_end
+
+
 def _pack(alleles: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.fromiter((len(a) for a in alleles), np.int64, len(alleles))
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
@@ -553,7 +599,16 @@ def _pack(alleles: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _write_track(
-    root, track: TrackReader, contigs, contig_idx, lo, hi, samples, progress, max_mem: int = DEFAULT_MAX_MEM
+    root,
+    track: TrackReader,
+    contigs,
+    contig_idx,
+    lo,
+    hi,
+    samples,
+    progress,
+    max_mem: int = DEFAULT_MAX_MEM,
+    cancel: threading.Event | None = None,
 ) -> None:
     """Store the track's intervals over [lo, hi) of every (region, sample), streamed.
 
@@ -561,7 +616,8 @@ def _write_track(
     per (region, sample) cost 26.6 s for the 28-region kit with 2,504 files); files are read
     by worker processes, at most `max_mem` of intervals in flight (`_track_reads`). Rows go
     in file order, then region; samples that share a file share its rows (their offsets are
-    equal). Rows stream into the store chunk by chunk (`RawAppender`).
+    equal). Rows stream into the store chunk by chunk (`RawAppender`). A set `cancel` stops
+    the reads (`Cancelled`), when the track is written beside a failed genotype read.
     """
     sink = sink_for(root)
     n_regions, n_samples = len(lo), len(samples)
@@ -578,6 +634,8 @@ def _write_track(
     last_query = len(the_plan.groups) - 1
     with tqdm(total=len(paths), desc=f"track {track.name}", unit="file", disable=not progress) as bar:
         for f, q, (starts, ends, values, counts) in _track_reads.run(the_plan, paths, contigs, contig_idx, lo, hi):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"track {track.name} stopped")
             group = the_plan.groups[q]
             first = rows.append(starts, ends, values)
             bounds = first + np.concatenate([[0], np.cumsum(counts)])

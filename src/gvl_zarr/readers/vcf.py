@@ -13,6 +13,8 @@ from .._vcf_checks import check_alleles, check_bgzf, check_haploid, check_sorted
 from ..errors import InputFileError, MissingFileError
 from ._records import is_symbolic, to_block
 from .base import RecordBatch, VariantBlock
+from .vcf_sites import READ_ERRORS, VcfSites
+from .vcf_text import read_text
 
 _BLOCK_BYTES = 8 << 20
 """Calls are gathered in blocks of about this many bytes (int8 allele codes + phase flags)."""
@@ -68,6 +70,11 @@ class VcfReader:
             self._columns = None
             self.samples = all_samples
         self.contigs = list(self._vcf.seqnames)
+        # the text reader's columns: each chosen sample's position among the file's
+        self._n_file_samples = len(all_samples)
+        index = {s: i for i, s in enumerate(all_samples)}
+        self._file_columns = None if samples is None else np.array([index[s] for s in samples], np.int64)
+        self._sites = VcfSites.open(self.path) if len(set(all_samples)) == len(all_samples) else None
         try:
             self.contig_lengths = dict(zip(self.contigs, self._vcf.seqlens, strict=False))
         except (AttributeError, ValueError):
@@ -90,9 +97,14 @@ class VcfReader:
     def read(self, contig: str, start: int, end: int) -> VariantBlock:
         """Records overlapping [start, end) on `contig` (0-based), multiallelics split."""
         n_samples = len(self.samples)
-        if contig not in self._index_checked:
-            check_tabix(self.path, [contig])
-            self._index_checked.add(contig)
+        self.check_index(contig)
+        if self._sites is not None and not self.fields:  # INFO/FORMAT fields come through cyvcf2
+            try:
+                batch = read_text(self._sites, contig, start, end, self._n_file_samples, self._file_columns)
+            except READ_ERRORS:
+                batch = None  # a damaged record or block: cyvcf2 reads the span and names the problem
+            if batch is not None:
+                return to_block(batch, self)
         # Records stream into blocks of int8 calls (the stored allele codes): holding cyvcf2's
         # records until the end kept each one's decoded FORMAT data too (the kit's 6,109
         # records × 2,504 samples: ~120 MB of records beside 61 MB of int16 calls).
@@ -180,6 +192,16 @@ class VcfReader:
         if self._columns is not None:
             v = v[self._columns]
         return n_alt, v.astype(f.dtype)
+
+    def site_reader(self) -> VcfSites | None:
+        """A reader of record sites from the VCF text (None for BCF), checked like `read`'s index."""
+        return self._sites
+
+    def check_index(self, contig: str) -> None:
+        """Check the index of `contig` once (`read` does it before the first query)."""
+        if contig not in self._index_checked:
+            check_tabix(self.path, [contig])
+            self._index_checked.add(contig)
 
     @property
     def n_symbolic_skipped(self) -> int:
