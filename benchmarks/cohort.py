@@ -171,7 +171,7 @@ def copy_inputs(cohort: Path, fmt: str, dest: Path) -> str:
     return str(dest / INPUT_FILES[fmt][0])
 
 
-def plan(args: argparse.Namespace, cohort: Path, meta: dict[str, Any]) -> list[dict[str, Any]]:
+def plan(args: argparse.Namespace, meta: dict[str, Any]) -> list[dict[str, Any]]:
     """The writes to run: (system, input, workers) with their task fields."""
     systems = args.systems.split(",")
     inputs = [f for f in args.inputs.split(",") if f in meta["files"]]
@@ -194,7 +194,7 @@ def measure(args: argparse.Namespace, cohort: Path, meta: dict[str, Any]) -> lis
     runs = cohort / "runs"
     gvl = gvl_python() if "genvarloader" in args.systems.split(",") else None
     rows = []
-    for row in plan(args, cohort, meta):
+    for row in plan(args, meta):
         name = f"{row['system']}_{row['input']}" + (f"_dask{row['workers']}" if row["workers"] else "")
         workdir = runs / name
         shutil.rmtree(workdir, ignore_errors=True)

@@ -12,7 +12,7 @@ Alleles are taken from the FASTA, not from the simulation: each site's REF is th
 base there (upper case); its ALT is the simulated derived base shifted by the same cyclic
 offset of ``ACGT`` that turns the simulated ancestral base into REF, so ALT ≠ REF and
 transitions stay transitions (A↔G and C↔T differ by 2 in that order). Sites on N bases and
-sites with more than one derived allele (recurrent mutations, ~0.5%) are dropped, so every
+sites with more than one derived allele (recurrent mutations, ~0.1%) are dropped, so every
 record is biallelic and positions are unique. ``--indels`` (default 3%) of the SNP sites
 become indels of 1–20 bp (geometric lengths) whose REF/ALT still match the FASTA: a deletion
 removes reference bases after the site's base when none of them is N or another site, an
