@@ -90,9 +90,16 @@ def read_window(reference: Path, start: int, length: int) -> tuple[str, int]:
     """The upper-case reference window and the contig's length."""
     import pyfaidx
 
+    if not reference.exists():
+        raise SystemExit(f"{reference} does not exist: pass --reference (the kit's grch37.chr22_1-22000000.fa.bgz).")
     with pyfaidx.Fasta(str(reference), as_raw=True, sequence_always_upper=True) as fa:
-        if CONTIG not in fa or start < 0 or start + length > len(fa[CONTIG]):
-            raise SystemExit(f"{reference}: no {CONTIG}:{start}-{start + length}; give the kit's GRCh37 chr22 FASTA.")
+        if CONTIG not in fa:
+            raise SystemExit(f"{reference} has no contig {CONTIG}: give the kit's GRCh37 chr22 FASTA.")
+        if start < 0 or start + length > len(fa[CONTIG]):
+            raise SystemExit(
+                f"window {CONTIG}:{start}-{start + length} is outside the contig (length {len(fa[CONTIG]):,}): "
+                "choose --start and --length inside it."
+            )
         return fa[CONTIG][start : start + length], len(fa[CONTIG])
 
 
