@@ -242,7 +242,7 @@ def table(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         )
         if "write_s" not in r:
             why = r.get("unavailable") or r.get("error", "?")
-            lines.append(lead + f" {why} |" + " |" * 7)
+            lines.append(lead + f" {why} |" + " |" * 6)
             continue
         workers = ", ".join(f"{m:,.0f}" for m in r.get("worker_peak_rss_mb", [])) or "–"
         lines.append(
