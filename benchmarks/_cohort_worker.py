@@ -11,8 +11,10 @@ import inspect
 import os
 import resource
 import time
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 from _common import MEMORY, dir_bytes, run_worker
 
 
@@ -28,6 +30,13 @@ def _timed_write(task: dict[str, Any], write: Any) -> dict[str, Any]:
     return {"write_s": write_s, "disk_bytes": dir_bytes(task["dataset"])}
 
 
+def save_check(task: dict[str, Any], samples: list[str], haplotypes: Callable[[int, int], Any]) -> None:
+    """Save the haplotypes of the task's check regions × samples (by name) for the agreement check."""
+    index = {name: i for i, name in enumerate(samples)}
+    haps = [np.asarray(haplotypes(r, index[s])) for r in task["check_regions"] for s in task["check_samples"]]
+    np.save(task["check"], np.stack(haps))
+
+
 def _worker_peak_rss_mb() -> float:
     """Peak RSS of the calling dask worker process, MiB (run on each worker by `Client.run`)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -38,7 +47,18 @@ def gvl_zarr_write(task: dict[str, Any]) -> dict[str, Any]:
 
     kwargs = {"variants": task["variants"], "overwrite": True, "progress": False, "max_mem": task["max_mem"]}
     if task["workers"] == 0:
-        return _timed_write(task, lambda: gvl.write(task["dataset"], task["bed"], **kwargs))
+        result = _timed_write(task, lambda: gvl.write(task["dataset"], task["bed"], **kwargs))
+    else:
+        result = _gvl_zarr_dask_write(task, kwargs)
+    if "write_s" in result:
+        ds = gvl.Dataset.open(task["dataset"], reference=task["reference"])
+        save_check(task, list(ds.samples), lambda r, s: ds[r, s])
+    return result
+
+
+def _gvl_zarr_dask_write(task: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    import gvl_zarr as gvl
+
     if "client" not in inspect.signature(gvl.write).parameters:
         return {"unavailable": "this gvl_zarr's write() has no client= keyword (distributed writes not installed)"}
     from distributed import Client, LocalCluster
@@ -68,12 +88,15 @@ def genvarloader_write(task: dict[str, Any]) -> dict[str, Any]:
 
     path = task["variants"]
     variants = PGEN(path) if path.endswith(".pgen") else VCF(path)
-    return _timed_write(
+    result = _timed_write(
         task,
         lambda: gvl.write(
             task["dataset"], gvl.read_bedlike(task["bed"]), variants=variants, max_mem=task["max_mem"], overwrite=True
         ),
     )
+    ds = gvl.Dataset.open(task["dataset"], reference=task["reference"]).with_seqs("haplotypes").with_tracks(False)
+    save_check(task, list(ds.samples), lambda r, s: ds.with_len(task["length"])[r, s])
+    return result
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ Figures (markdown on stdout, JSON under ``benchmarks/results/cohort/``): wall ti
 store size; the process's peak RSS (``ru_maxrss``); for the dask rows each worker's peak RSS
 (``ru_maxrss`` of the worker processes, read with ``Client.run``) and, for every row, the
 peak of the summed RSS of the process and all its descendants, polled from ``/proc`` every
-50 ms by this script. ``max_mem`` is the budget given to both libraries' ``write``.
+50 ms by this script. ``max_mem`` is the budget given to both libraries' ``write``. After its
+write each process reads back the haplotypes of the first, middle and last region × the first,
+middle and last sample; "same haplotypes" says whether they equal the first row's.
 """
 
 from __future__ import annotations
@@ -193,7 +195,8 @@ def measure(args: argparse.Namespace, cohort: Path, meta: dict[str, Any]) -> lis
     max_mem = resolve_max_mem(args.max_mem)
     runs = cohort / "runs"
     gvl = gvl_python() if "genvarloader" in args.systems.split(",") else None
-    rows = []
+    rows: list[dict[str, Any]] = []
+    baseline: Path | None = None
     for row in plan(args, meta):
         name = f"{row['system']}_{row['input']}" + (f"_dask{row['workers']}" if row["workers"] else "")
         workdir = runs / name
@@ -216,22 +219,46 @@ def measure(args: argparse.Namespace, cohort: Path, meta: dict[str, Any]) -> lis
             "dataset": str(workdir / "cohort.gvl"),
             "workers": row["workers"],
             "max_mem": max_mem,
+            "reference": meta["reference"],
+            "length": meta["region_length"],
+            "check": str(runs / f"{name}.check.npy"),
+            **check_cells(meta),
         }
         print(f"writing {name} ...", file=sys.stderr, flush=True)
         row.update(run_task(python, task, workdir, args.timeout))
         if "write_s" in row:
             row["genotypes_per_s"] = meta["variants"] * meta["samples"] / row["write_s"]
             row["input_mb_per_s"] = input_bytes / 1e6 / row["write_s"]
+            row["agrees"] = agrees(Path(task["check"]), baseline)
+            baseline = baseline or Path(task["check"])
         shutil.rmtree(workdir, ignore_errors=True)  # the stores are large; sizes are recorded
         rows.append(row)
     return rows
+
+
+def check_cells(meta: dict[str, Any]) -> dict[str, list]:
+    """The (region, sample) cells every system reads back after its write: first, middle, last."""
+    n, m = meta["regions"], meta["samples"]
+    return {
+        "check_regions": sorted({0, n // 2, n - 1}),
+        "check_samples": [f"S{i:06d}" for i in sorted({0, m // 2, m - 1})],
+    }
+
+
+def agrees(check: Path, baseline: Path | None) -> bool:
+    """Whether a write's check haplotypes equal the first write's (the first agrees with itself)."""
+    if baseline is None:
+        return True
+    import numpy as np
+
+    return bool(np.array_equal(np.load(check), np.load(baseline)))
 
 
 def table(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     """The markdown table of the results."""
     head = (
         "| system | input | workers | variants | samples | regions | max_mem | write s | variants × samples / s "
-        "| input MB/s | peak RSS MiB | workers' peak RSS MiB | process tree peak RSS MiB | store MB |"
+        "| input MB/s | peak RSS MiB | workers' peak RSS MiB | process tree peak RSS MiB | store MB | same haplotypes |"
     )
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in rows:
@@ -242,12 +269,13 @@ def table(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         )
         if "write_s" not in r:
             why = r.get("unavailable") or r.get("error", "?")
-            lines.append(lead + f" {why} |" + " |" * 6)
+            lines.append(lead + f" {why} |" + " |" * 7)
             continue
         workers = ", ".join(f"{m:,.0f}" for m in r.get("worker_peak_rss_mb", [])) or "–"
         lines.append(
             lead + f" {r['write_s']:.2f} | {r['genotypes_per_s'] / 1e6:,.2f} M | {r['input_mb_per_s']:,.1f} "
-            f"| {r['peak_rss_mb']:,.0f} | {workers} | {r['tree_peak_rss_mb']:,.0f} | {r['disk_bytes'] / 1e6:,.1f} |"
+            f"| {r['peak_rss_mb']:,.0f} | {workers} | {r['tree_peak_rss_mb']:,.0f} | {r['disk_bytes'] / 1e6:,.1f} "
+            f"| {'yes' if r['agrees'] else '**no**'} |"
         )
     return "\n".join(lines)
 
