@@ -185,8 +185,8 @@ class PgenWriter:
 
     def write(self, gt: np.ndarray) -> None:
         """Append phased hardcalls: per variant the 2n allele codes, haplotypes interleaved."""
-        codes = np.ascontiguousarray(gt.reshape(len(gt), -1), dtype=np.int32)
-        self._out.append_alleles_batch(codes, all_phased=True)
+        for row in gt:  # one variant at a time: a batch would be an int32 copy of the whole chunk
+            self._out.append_alleles(row.reshape(-1).astype(np.int32), all_phased=True)
 
     def close(self) -> None:
         self._out.close()
