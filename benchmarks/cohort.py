@@ -13,7 +13,8 @@ tracks and, as GenVarLoader's write takes none, no reference) and runs in its ow
   ``gvl.write(..., client=client)`` (printed as unavailable where ``write`` has no ``client``).
 - ``genvarloader``: GenVarLoader 0.43.1's ``write`` of the VCF and PGEN inputs, run with
   ``$GVL_PYTHON`` or ``benchmarks/.venv-gvl`` (see ``run.py``); it gets copies of the input
-  files because it writes index files next to them, so its time includes that indexing.
+  files because it writes index files next to them, so its time includes that indexing (and a
+  copy of the FASTA, next to which it writes a cache when it reads the store back).
 
 Figures (markdown on stdout, JSON under ``benchmarks/results/cohort/``): wall time of the
 ``write`` call; variants × samples / s; input MB/s (the input files' bytes / wall time);
@@ -181,6 +182,15 @@ def copy_inputs(cohort: Path, fmt: str, dest: Path) -> str:
     return str(dest / INPUT_FILES[fmt][0])
 
 
+def copy_reference(fasta: Path, dest: Path) -> str:
+    """A copy of the FASTA and its indexes for GenVarLoader, which writes a cache next to it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", ".fai", ".gzi"):
+        if Path(f"{fasta}{suffix}").exists():
+            shutil.copy2(f"{fasta}{suffix}", dest / f"{fasta.name}{suffix}")
+    return str(dest / fasta.name)
+
+
 def plan(args: argparse.Namespace, meta: dict[str, Any]) -> list[dict[str, Any]]:
     """The writes to run: (system, input, workers) with their task fields."""
     systems = args.systems.split(",")
@@ -218,8 +228,10 @@ def measure(args: argparse.Namespace, cohort: Path, meta: dict[str, Any]) -> lis
                 rows.append(row)
                 continue
             variants, python = copy_inputs(cohort, row["input"], workdir / "inputs"), gvl
+            reference = copy_reference(Path(meta["reference"]), workdir / "reference")
         else:
             variants, python = str(cohort / INPUT_FILES[row["input"]][0]), sys.executable
+            reference = meta["reference"]
         task = {
             "action": row["system"],
             "variants": variants,
@@ -227,7 +239,7 @@ def measure(args: argparse.Namespace, cohort: Path, meta: dict[str, Any]) -> lis
             "dataset": str(workdir / "cohort.gvl"),
             "workers": row["workers"],
             "max_mem": max_mem,
-            "reference": meta["reference"],
+            "reference": reference,
             "length": meta["region_length"],
             "check": str(runs / f"{name}.check.npy"),
             **check_cells(meta),
