@@ -26,7 +26,7 @@ import zarr
 
 from . import _plan, _variant_fields, schema
 from ._annotation import annotation_info
-from ._arrays import RawAppender, create, empty, write_shards
+from ._arrays import RawAppender, create, empty, write_grid_shards, write_shards
 from ._partition import track_stub
 from ._parts import PARTS, is_done, part_dir, read_grid, read_marker, read_rows
 from ._provenance import provenance
@@ -246,7 +246,7 @@ def copy_flat(tmp: str, path: str, a: int, b: int, ps: Sequence[Piece]) -> None:
 
 def copy_grid(tmp: str, path: str, box: tuple[int, int, int, int], gps: Sequence[GridPiece]) -> None:
     """Write the grid shard `box` (r0, r1, s0, s1) of offsets array `path` (a task)."""
-    arr = _open(tmp)[path].with_config({"write_empty_chunks": True})  # the config is not stored with the array
+    arr = _open(tmp)[path]
     r0, r1, s0, s1 = box
     block = np.zeros((r1 - r0, s1 - s0, *arr.shape[2:]), arr.dtype)
     for folder, pr0, pr1, ps0, ps1, add in gps:
@@ -255,7 +255,7 @@ def copy_grid(tmp: str, path: str, box: tuple[int, int, int, int], gps: Sequence
         block[lo_r - r0 : hi_r - r0, lo_s - s0 : hi_s - s0] = (
             local[lo_r - pr0 : hi_r - pr0, lo_s - ps0 : hi_s - ps0] + add
         )
-    arr[r0:r1, s0:s1] = block
+    write_grid_shards(arr, (r0, s0), block)
 
 
 def copy_raw(tmp: str, name: str, ps: Sequence[Piece]) -> None:
