@@ -119,6 +119,9 @@ class PgenReader:
         # pgenlib returns samples in file order and wants the subset sorted; columns are permuted back.
         subset = np.unique(cols)
         self._columns = np.searchsorted(subset, cols)
+        # chosen samples in file order (all of them, or a partition's block): no column gather,
+        # which cost 0.40 s of a 0.49 s read of 886 records × 20,000 samples (pgenlib: 0.04 s)
+        self._in_order = bool(np.array_equal(self._columns, np.arange(len(self._columns))))
         alt = self._table["ALT"]
         n_alleles = (alt.str.count_matches(",") + 2).to_numpy().astype(np.uintp)
         offsets = np.concatenate([[0], np.cumsum(n_alleles)]).astype(np.uintp)
@@ -209,10 +212,14 @@ class PgenReader:
         phase = np.empty((n, self._n_samples), np.uint8)
         if n:
             self._pgen.read_alleles_and_phasepresent_range(lo + i0, lo + i1, alleles, phase)
-        gts = alleles.reshape(n, self._n_samples, 2)[keep][:, self._columns]
+        gts = alleles.reshape(n, self._n_samples, 2)
+        if len(keep) < n:
+            gts, phase = gts[keep], phase[keep]
+        if not self._in_order:
+            gts, phase = gts[:, self._columns], phase[:, self._columns]
         hets = gts[..., 0] != gts[..., 1]
         # pgenlib leaves phasepresent unset for homozygous calls; only heterozygous ones carry phase
-        phased = ~hets | (phase[keep][:, self._columns] != 0)
+        phased = ~hets | (phase != 0)
         alts = rows["ALT"].to_list()
         rec_alts = [[] if alts[k] == "." else alts[k].split(",") for k in keep]  # "." = no ALT, as cyvcf2 reads it
         fmt = {}
