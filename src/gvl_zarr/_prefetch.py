@@ -72,6 +72,9 @@ class Prefetcher:
         self._pid = -1
         self._finalizer = weakref.finalize(data, self.close, join=False)
         self.loaded = self.skipped = self.failed = 0
+        self.task_bytes = 0
+        """LRU bytes the largest task loaded so far needed (0: none yet): `Dataset.prefetch`
+        lists no more tasks than the budget holds at this size."""
 
     def _start(self) -> None:
         """Fresh state and thread in this process (a forked child inherits no thread, and
@@ -142,7 +145,7 @@ class Prefetcher:
             if data is None:
                 return
             try:
-                if warm_split(data, task):
+                if warm_split(data, task, self):
                     self.loaded += 1
                 else:
                     self.skipped += 1
@@ -152,13 +155,15 @@ class Prefetcher:
             del data
 
 
-def warm_split(data: StoreData, task: Task) -> bool:
+def warm_split(data: StoreData, task: Task, prefetcher: Prefetcher | None = None) -> bool:
     """`warm` the task's instances, halving them while they need more than its limit; False
     when some were left out (the batches fetch those themselves)."""
     pieces = [(task.regions, task.samples)]
     budget = task.limit
     for _ in range(64):  # each try costs a pass over the offsets: give up on a task this big
         if not pieces:
+            if prefetcher is not None and budget < task.limit:
+                prefetcher.task_bytes = max(prefetcher.task_bytes, task.limit - budget)
             return True
         regions, samples = pieces.pop(0)
         used = warm(data, regions, samples, task.needs, budget, task.number)
