@@ -8,11 +8,14 @@ from S3 through the proxy and from local disk:
     .venv/bin/python benchmarks/remote.py                   # writes a small store from tests/data
     .venv/bin/python benchmarks/remote.py --store big.gvl --batches 200 --latency-ms 20
     .venv/bin/python benchmarks/remote.py --store big.gvl --shuffles chunks --prefetch on
+    .venv/bin/python benchmarks/remote.py --store big.gvl --shuffles chunks --prefetch on --harness
 
 Needs the test extra (moto[server], s3fs). Prints one line per (location, shuffle, prefetch):
 instances/s, requests per batch and round trips per batch (requests that found none in
 flight) counted by the proxy. moto runs in its own process and serves a range without
-copying the whole object (`--stock-moto`: as shipped, in this process).
+copying the whole object (`--stock-moto`: as shipped, in this process). `--harness` replays
+the last remote case's range requests with a bare s3fs client: the harness's own throughput and
+CPU share, with no gvl_zarr work.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ chunks of a shard are fetched as one request (`_chunks.coalesce`).
 Memory: a task may take at most `limit` bytes of the LRU (`Dataset.prefetch`: its
 capacity over the number of tasks submitted, at least 2); a task needing more is split in
 halves, and what still does not fit is left to the batches. The cache makes room before a fetch and counts it in
-flight (`ChunkCache.claim`), so held plus in-flight chunks never pass the budget.
+flight (`ChunkCache.claim`), so held plus in-flight chunks never pass the budget. `task_bytes`
+(the largest task loaded) lets `Dataset.prefetch` list no more tasks than the budget holds.
 
 Lifetime: the thread holds the store data only weakly; it ends when the dataset is
 garbage collected, closed (`close`) or the interpreter exits. A forked DataLoader worker
