@@ -8,11 +8,14 @@ from S3 through the proxy and from local disk:
     .venv/bin/python benchmarks/remote.py                   # writes a small store from tests/data
     .venv/bin/python benchmarks/remote.py --store big.gvl --batches 200 --latency-ms 20
     .venv/bin/python benchmarks/remote.py --store big.gvl --shuffles chunks --prefetch on
+    .venv/bin/python benchmarks/remote.py --store big.gvl --shuffles chunks --prefetch on --harness
 
 Needs the test extra (moto[server], s3fs). Prints one line per (location, shuffle, prefetch):
 instances/s, requests per batch and round trips per batch (requests that found none in
 flight) counted by the proxy. moto runs in its own process and serves a range without
-copying the whole object (`--stock-moto`: as shipped, in this process).
+copying the whole object (`--stock-moto`: as shipped, in this process). `--harness` replays
+the last remote case's range requests with a bare s3fs client: the harness's own throughput and
+CPU share, with no gvl_zarr work.
 """
 
 from __future__ import annotations
@@ -160,6 +163,49 @@ def measure(ds, shuffle: str, batch_size: int, n_batches: int, proxy, prefetch: 
     return n / elapsed, (len(proxy.log) - n_requests) / max(k, 1), (proxy.trips - n_trips) / max(k, 1)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds used so far by process `pid` (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def replay(log: list[tuple[str, str | None]], endpoint: str, options: dict, moto_pid: int | None) -> str:
+    """Fetch the range GETs of `log` again with a bare s3fs client (`cat_ranges`, all in
+    flight together as gvl_zarr's waves are, 64 pooled connections) from `endpoint`: the
+    harness alone. Returns a line with MB/s and the CPU seconds of the moto process and of
+    this process (client, and the proxy's threads when `endpoint` is the proxy)."""
+    import re
+
+    import s3fs
+
+    paths, starts, ends = [], [], []
+    for path, rng in log:
+        m = re.fullmatch(r"bytes=(\d+)-(\d+)", rng or "")
+        if m:
+            paths.append(path.split("?")[0].lstrip("/"))
+            starts.append(int(m.group(1)))
+            ends.append(int(m.group(2)) + 1)
+    fs = s3fs.S3FileSystem(
+        **options,
+        client_kwargs={"endpoint_url": endpoint, "region_name": "us-west-2"},
+        config_kwargs={"max_pool_connections": 64},
+        skip_instance_cache=True,
+    )
+    fs.cat_ranges(paths[:1], starts[:1], ends[:1])  # connect
+    moto0 = cpu_seconds(moto_pid) if moto_pid else 0.0
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    nbytes = 0
+    for i in range(0, len(paths), 64):
+        nbytes += sum(map(len, fs.cat_ranges(paths[i : i + 64], starts[i : i + 64], ends[i : i + 64])))
+    wall = time.perf_counter() - t0
+    cpu, moto = time.process_time() - cpu0, (cpu_seconds(moto_pid) - moto0 if moto_pid else float("nan"))
+    return (
+        f"{len(paths)} ranges, {nbytes / 1e6:.0f} MB in {wall:.2f} s ({nbytes / 1e6 / wall:.0f} MB/s); CPU s: "
+        f"moto {moto:.2f}, this process {cpu:.2f} ({(moto + cpu) / wall / os.cpu_count() * 100:.0f}% of "
+        f"{os.cpu_count()} cores)"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", type=Path, help="a local gvl_zarr store (default: write a small one)")
@@ -170,6 +216,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shuffles", default="random,chunks", help="comma-separated: random, chunks")
     parser.add_argument(
         "--prefetch", choices=("on", "off", "both"), default="both", help="remote reads with prefetch on, off or both"
+    )
+    parser.add_argument(
+        "--harness",
+        action="store_true",
+        help="after the cases, fetch the last remote case's ranges again with a bare s3fs client, through "
+        "the proxy and directly from moto: the harness's own throughput and CPU",
     )
     parser.add_argument(
         "--stock-moto",
@@ -206,6 +258,7 @@ def main(argv: list[str] | None = None) -> None:
             server = "moto (stock, in process)" if args.stock_moto else "moto (own process)"
             print(f"store {store}; {server}; {args.latency_ms:g} ms per request; batch {args.batch_size}")
             prefetch = {"on": [True], "off": [False], "both": [False, True]}[args.prefetch]
+            log: list = []
             cases = [("local", store, {}, False)]
             cases += [("s3+latency", "s3://bench/store.gvl", {"storage_options": remote_options}, p) for p in prefetch]
             for where, location, extra, ahead in cases:
@@ -213,6 +266,7 @@ def main(argv: list[str] | None = None) -> None:
                     t0 = time.perf_counter()
                     ds = gvl.Dataset.open(location, cache_bytes=args.cache_bytes, preload=False, **extra)
                     opened = time.perf_counter() - t0
+                    mark = len(proxy.log)
                     rate, requests, trips = measure(ds, shuffle, args.batch_size, args.batches, proxy, ahead)
                     print(
                         f"{where:11s} shuffle={shuffle:6s} prefetch={'on ' if ahead else 'off'} "
@@ -221,6 +275,12 @@ def main(argv: list[str] | None = None) -> None:
                     )
                     if ds._data.prefetcher is not None:
                         ds._data.prefetcher.close()
+                    if where != "local":
+                        log = proxy.log[mark:]
+            if args.harness:
+                pid = None if args.stock_moto else proc.pid
+                print(f"harness, via proxy: {replay(log, slow, options, pid)}")
+                print(f"harness, moto only: {replay(log, direct, options, pid)}")
         finally:
             proxy.shutdown()
             stop()

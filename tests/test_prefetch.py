@@ -201,3 +201,72 @@ def test_s3_connection_pool_default(s3: S3Server) -> None:
     mine = {**s3.options, "config_kwargs": {"max_pool_connections": 7}}
     assert as_store("s3://bucket/x.gvl", storage_options=mine).fs.config_kwargs["max_pool_connections"] == 7
     assert "config_kwargs" not in s3.options  # the caller's options are not changed
+
+
+def test_prefetch_lists_no_more_than_the_budget_holds(s3: S3Server, s3_tiles: str, tiles_dataset: Path) -> None:
+    """Once a task's size is known, a longer list is cut to what the LRU holds at that size,
+    soonest first, rather than split into pieces the batches then fetch chunk by chunk."""
+    budget = 64 * 1024  # variant rows and track intervals go through the LRU
+    remote = gvl.Dataset.open(
+        s3_tiles, reference=FASTA, storage_options=s3.options, jitter=0, cache_bytes=budget, preload=False
+    )
+    prefetcher_of = lambda: remote._data.prefetcher  # noqa: E731
+    remote.prefetch([np.arange(0, 8)])
+    assert prefetcher_of().idle()
+    size = prefetcher_of().task_bytes
+    capacity = remote._data.cache.capacity
+    assert 0 < size <= capacity // 2
+    batches = [np.arange(i, i + 8) for i in range(8, len(remote) - 8, 8)]
+    assert len(batches) > capacity // size  # more than fits
+    before = prefetcher_of().loaded + prefetcher_of().skipped
+    remote.prefetch(batches)
+    assert prefetcher_of().idle()
+    started = prefetcher_of().loaded + prefetcher_of().skipped - before
+    assert 0 < started <= capacity // size
+    info = remote.cache_info()
+    assert 0 < info["peak"] <= budget
+    local = gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0)
+    for b in batches[:3]:
+        for got, want in zip(remote[b], local[b], strict=True):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_prefetched_batches_read_without_fetch_threads(
+    http: HttpServer, tiles_dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch whose track chunks are all held copies them in the calling thread; one that
+    misses some fetches the arrays' ranges together in threads (one round trip)."""
+    from gvl_zarr import _chunks
+
+    calls: list[int] = []
+    real = _chunks.together
+    monkeypatch.setattr(_chunks, "together", lambda array, fns: calls.append(len(fns)) or real(array, fns))
+    ds = gvl.Dataset.open(f"{http.url}/{tiles_dataset.name}", reference=FASTA, jitter=0, preload=False)
+    local = gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0)
+    first, second = np.arange(0, 40), np.arange(40, 80)
+    got = ds[first]
+    assert calls  # nothing held yet: fetched in threads
+    ds.prefetch([second])
+    assert ds._data.prefetcher.idle()
+    calls.clear()
+    for b, out in ((first, got), (second, ds[second])):
+        for g, w in zip(out, local[b], strict=True):
+            np.testing.assert_array_equal(g, w)
+    assert not calls
+
+
+def test_dataloader_submits_each_window_once(s3: S3Server, s3_tiles: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batches of one window list the same windows ahead: they are passed to the
+    prefetcher once, not once per batch."""
+    remote = gvl.Dataset.open(s3_tiles, reference=FASTA, storage_options=s3.options, jitter=0)
+    submitted: list[list] = []
+    real = gvl.Dataset.prefetch
+    monkeypatch.setattr(
+        gvl.Dataset, "prefetch", lambda self, b, keys=None: submitted.append(keys) or real(self, b, keys)
+    )
+    loader = remote.to_dataloader(batch_size=4, shuffle="chunks", shuffle_window=1, prefetch=1)
+    n = sum(1 for _ in loader)
+    windows = {k for keys in submitted for k in keys}
+    assert n > len(submitted) >= len(windows) - 1
+    assert len(submitted) == len({tuple(keys) for keys in submitted})  # each list once
+    assert remote._data.prefetcher.failed == 0

@@ -185,6 +185,11 @@ class ChunkCache:
         """Whether `key` is held or being fetched (no LRU update)."""
         return key in self._items or key in self._fresh or key in self._pending
 
+    def holds(self, keys: list[Hashable]) -> bool:
+        """Whether every key is held now (no LRU update)."""
+        with self._lock:
+            return all(k in self._items or k in self._fresh for k in keys)
+
     @property
     def capacity(self) -> int:
         """Bytes the LRU may hold: the budget less what whole arrays reserved."""

@@ -14,7 +14,8 @@ chunks of a shard are fetched as one request (`_chunks.coalesce`).
 Memory: a task may take at most `limit` bytes of the LRU (`Dataset.prefetch`: its
 capacity over the number of tasks submitted, at least 2); a task needing more is split in
 halves, and what still does not fit is left to the batches. The cache makes room before a fetch and counts it in
-flight (`ChunkCache.claim`), so held plus in-flight chunks never pass the budget.
+flight (`ChunkCache.claim`), so held plus in-flight chunks never pass the budget. `task_bytes`
+(the largest task loaded) lets `Dataset.prefetch` list no more tasks than the budget holds.
 
 Lifetime: the thread holds the store data only weakly; it ends when the dataset is
 garbage collected, closed (`close`) or the interpreter exits. A forked DataLoader worker
@@ -72,6 +73,9 @@ class Prefetcher:
         self._pid = -1
         self._finalizer = weakref.finalize(data, self.close, join=False)
         self.loaded = self.skipped = self.failed = 0
+        self.task_bytes = 0
+        """LRU bytes the largest task loaded so far needed (0: none yet): `Dataset.prefetch`
+        lists no more tasks than the budget holds at this size."""
 
     def _start(self) -> None:
         """Fresh state and thread in this process (a forked child inherits no thread, and
@@ -142,7 +146,7 @@ class Prefetcher:
             if data is None:
                 return
             try:
-                if warm_split(data, task):
+                if warm_split(data, task, self):
                     self.loaded += 1
                 else:
                     self.skipped += 1
@@ -152,13 +156,15 @@ class Prefetcher:
             del data
 
 
-def warm_split(data: StoreData, task: Task) -> bool:
+def warm_split(data: StoreData, task: Task, prefetcher: Prefetcher | None = None) -> bool:
     """`warm` the task's instances, halving them while they need more than its limit; False
     when some were left out (the batches fetch those themselves)."""
     pieces = [(task.regions, task.samples)]
     budget = task.limit
     for _ in range(64):  # each try costs a pass over the offsets: give up on a task this big
         if not pieces:
+            if prefetcher is not None and budget < task.limit:
+                prefetcher.task_bytes = max(prefetcher.task_bytes, task.limit - budget)
             return True
         regions, samples = pieces.pop(0)
         used = warm(data, regions, samples, task.needs, budget, task.number)

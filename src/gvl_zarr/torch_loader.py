@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -66,6 +67,7 @@ class TorchDataset(_TorchDatasetBase):
         self.dataset = dataset
         self.sampler = sampler
         self.ahead = ahead
+        self._submitted: dict[int, list] = {}  # per process: keys last passed to prefetch
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -76,7 +78,10 @@ class TorchDataset(_TorchDatasetBase):
                 info = torch.utils.data.get_worker_info()  # workers take batches in turn
                 stride = info.num_workers if info is not None else 1
                 ahead = self.sampler.upcoming(indices.epoch, indices.number, stride, self.ahead)
-                self.dataset.prefetch([b for _, b in ahead], keys=[k for k, _ in ahead])
+                keys = [k for k, _ in ahead]
+                if keys != self._submitted.get(os.getpid()):  # a window's batches list the same
+                    self._submitted[os.getpid()] = keys
+                    self.dataset.prefetch([b for _, b in ahead], keys=keys)
             indices = indices.indices
         return _to_torch(self.dataset[np.asarray(indices, np.int64)])
 
