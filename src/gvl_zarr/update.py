@@ -121,7 +121,8 @@ def _check_new_tracks(new: list[BigWigs], existing: list[str], where: Path) -> N
 def _check_samples(tracks: list[BigWigs], samples: list[str], where: Path) -> None:
     for track in tracks:
         lacking = [s for s in samples if s not in track.paths]
-        extra = [s for s in track.paths if s not in set(samples)]
+        sample_set = set(samples)
+        extra = [s for s in track.paths if s not in sample_set]
         if extra:
             raise InputFileError(
                 f"track {track.name!r} names {len(extra)} sample(s) that {where} lacks, e.g. {extra[:5]}. "

@@ -333,7 +333,8 @@ def _choose_samples(vcf: VariantReader | None, tracks: list[TrackReader], sample
         pool = list(tracks[0].samples)
     if samples is not None:
         chosen = [str(s) for s in samples]
-        unknown = [s for s in chosen if s not in set(pool)]
+        pool_set = set(pool)
+        unknown = [s for s in chosen if s not in pool_set]
         if unknown:
             raise InputFileError(f"samples {unknown[:5]} are not in the inputs; choose from {pool[:5]} …")
         for track in tracks:

@@ -162,7 +162,8 @@ class LabelIndex(PandasIndex):
             (value,) = labels.values()
             wanted = np.atleast_1d(np.asarray(getattr(value, "values", value), dtype=object)).ravel()
             known = [str(label) for label in self.index]
-            missing = [str(v) for v in wanted if str(v) not in set(known)]
+            known_set = set(known)
+            missing = [str(v) for v in wanted if str(v) not in known_set]
             if not missing:
                 raise
             hints = "; ".join(

@@ -65,8 +65,9 @@ class MultiReader:
         first = readers[0]
         for r in readers[1:]:
             if r.samples != first.samples:
-                only_a = [s for s in first.samples if s not in set(r.samples)]
-                only_b = [s for s in r.samples if s not in set(first.samples)]
+                in_r, in_first = set(r.samples), set(first.samples)
+                only_a = [s for s in first.samples if s not in in_r]
+                only_b = [s for s in r.samples if s not in in_first]
                 raise InputFileError(
                     f"variant files {first.path} and {r.path} have different samples "
                     f"(only in the first: {only_a[:5]}, only in the second: {only_b[:5]}). "

@@ -54,7 +54,8 @@ class VcfReader:
             )
         all_samples = list(self._vcf.samples)
         if samples is not None:
-            missing = [s for s in samples if s not in set(all_samples)]
+            known = set(all_samples)
+            missing = [s for s in samples if s not in known]
             if missing:
                 raise InputFileError(
                     f"VCF {self.path} lacks samples {missing[:5]}"
