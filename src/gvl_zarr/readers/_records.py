@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .._kernels.genotype_codes import first_unphased
 from ..errors import InputFileError, UnphasedGenotypeError
 from .base import RecordBatch, VariantBlock
 
@@ -76,13 +77,12 @@ def to_block(batch: RecordBatch, reader: Any) -> VariantBlock:
 
 
 def _check_phased(gts: np.ndarray, batch: RecordBatch, kind: str, path: str, samples: list[str]) -> None:
-    a, b = gts[..., 0], gts[..., 1]
-    bad = ~np.asarray(batch.phased, bool) & (a >= 0) & (b >= 0) & (a != b)
-    rows = np.flatnonzero(bad.any(axis=1))
-    if rows.size == 0:
+    phased = np.ascontiguousarray(batch.phased, bool)
+    r, _ = first_unphased(np.ascontiguousarray(gts), phased)
+    if r < 0:
         return
-    r = int(rows[0])
-    cols = np.flatnonzero(bad[r])
+    a, b = gts[r, :, 0], gts[r, :, 1]
+    cols = np.flatnonzero(~phased[r] & (a >= 0) & (b >= 0) & (a != b))
     raise UnphasedGenotypeError(
         f"{kind} {path}, record {batch.contig}:{int(batch.pos[r]) + 1}, sample {samples[int(cols[0])]}: "
         f"heterozygous genotype is unphased ({cols.size} such sample(s) in this record), so its "

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
+from .._kernels.genotype_codes import pack_calls
 from ..errors import InputFileError, MissingDependencyError, MissingFileError
 from ._records import to_block
 from .base import RecordBatch, VariantBlock
@@ -212,14 +213,13 @@ class PgenReader:
         phase = np.empty((n, self._n_samples), np.uint8)
         if n:
             self._pgen.read_alleles_and_phasepresent_range(lo + i0, lo + i1, alleles, phase)
-        gts = alleles.reshape(n, self._n_samples, 2)
+        gts = np.empty((n, self._n_samples, 2), np.int8)
+        phased = np.empty((n, self._n_samples), bool)
+        pack_calls(alleles, phase, gts, phased)
         if len(keep) < n:
-            gts, phase = gts[keep], phase[keep]
+            gts, phased = gts[keep], phased[keep]
         if not self._in_order:
-            gts, phase = gts[:, self._columns], phase[:, self._columns]
-        hets = gts[..., 0] != gts[..., 1]
-        # pgenlib leaves phasepresent unset for homozygous calls; only heterozygous ones carry phase
-        phased = ~hets | (phase != 0)
+            gts, phased = gts[:, self._columns], phased[:, self._columns]
         alts = rows["ALT"].to_list()
         rec_alts = [[] if alts[k] == "." else alts[k].split(",") for k in keep]  # "." = no ALT, as cyvcf2 reads it
         fmt = {}
