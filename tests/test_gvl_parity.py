@@ -9,8 +9,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ import pytest
 import zarr
 
 import gvl_zarr as gvl
+from _gvl_live import assert_reproduces, gvl_python
 from _oracle import live_bcftools
 from conftest import COVERAGE as conftest_cov
 from conftest import DATA, FASTA, SAMPLES, VCF_NORM, bigwig_table
@@ -160,26 +159,12 @@ def test_random_shift_picks_a_window_of_the_ragged_haplotype(pds: gvl.Dataset, e
     np.testing.assert_array_equal(fixed, expected["fixed900_haps"])  # default: no shift
 
 
-def _gvl_python() -> str | None:
-    """GenVarLoader 0.43.1's interpreter: $GVL_PYTHON, or the benchmark's venv."""
-    env = os.environ.get("GVL_PYTHON")
-    if env:
-        return env
-    default = Path(__file__).resolve().parents[1] / "benchmarks" / ".venv-gvl" / "bin" / "python"
-    return str(default) if default.exists() else None
-
-
-if _gvl_python() is not None:
+if gvl_python() is not None:
     # Collected only where GenVarLoader is installed (a fresh machine compares against the
     # committed expected files above instead of reporting a skip).
 
     def test_expected_outputs_reproduce_live(tmp_path: Path, expected) -> None:
-        cmd = [_gvl_python(), str(EXPECTED / "make_expected.py"), str(tmp_path)]
-        subprocess.run(cmd, check=True, capture_output=True)
-        with np.load(tmp_path / "expected.npz") as live:
-            assert set(live.files) == set(expected)
-            for key in live.files:
-                np.testing.assert_array_equal(live[key], expected[key], err_msg=key)
+        assert_reproduces(EXPECTED / "make_expected.py", tmp_path, {"expected.npz": expected})
 
 
 def test_ragged_to_nested_tensor_and_dataloader(pds: gvl.Dataset, expected) -> None:
@@ -422,12 +407,7 @@ def test_flank_sample_draws_from_the_flank_and_is_fixed(wave_ds: gvl.Dataset) ->
             np.testing.assert_array_equal(shuffled.row(k * rows + r), in_order.row(int(i) * rows + r))
 
 
-if _gvl_python() is not None:
+if gvl_python() is not None:
 
     def test_fills_expected_reproduce_live(tmp_path: Path, fills_expected) -> None:
-        cmd = [_gvl_python(), str(EXPECTED / "make_fills.py"), str(tmp_path)]
-        subprocess.run(cmd, check=True, capture_output=True)
-        with np.load(tmp_path / "fills.npz") as live:
-            assert set(live.files) == set(fills_expected)
-            for key in live.files:
-                np.testing.assert_array_equal(live[key], fills_expected[key], err_msg=key)
+        assert_reproduces(EXPECTED / "make_fills.py", tmp_path, {"fills.npz": fills_expected})

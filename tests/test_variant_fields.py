@@ -4,7 +4,6 @@ filters, and spliced output lengths, against GenVarLoader 0.43.1's own outputs
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -18,6 +17,7 @@ import zarr
 
 import gvl_zarr as gvl
 from _gvl_expected_b import make_expected as splice_inputs
+from _gvl_live import assert_reproduces, gvl_python
 from _inputs import bgzip, kit_lines
 from conftest import DATA, FASTA, VCF
 
@@ -285,28 +285,13 @@ def test_spliced_variable_length_and_variants_equal_genvarloader(tmp_path: Path)
         assert joined.tolist() == within
 
 
-def _gvl_python() -> str | None:
-    """GenVarLoader 0.43.1's interpreter: $GVL_PYTHON, or the benchmark's venv."""
-    env = os.environ.get("GVL_PYTHON")
-    if env:
-        return env
-    default = Path(__file__).resolve().parents[1] / "benchmarks" / ".venv-gvl" / "bin" / "python"
-    return str(default) if default.exists() else None
-
-
-if _gvl_python() is not None:
+if gvl_python() is not None:
     # Collected only where GenVarLoader is installed (a fresh machine compares against the
     # committed expected files above instead of reporting a skip).
 
     def test_expected_variant_outputs_reproduce_live(tmp_path: Path) -> None:
-        cmd = [_gvl_python(), str(EXPECTED / "make_expected.py"), str(tmp_path)]
-        subprocess.run(cmd, check=True, capture_output=True)
-        for name in ("fields.npz", "spliced_variable.npz"):
-            want = _load(name)
-            with np.load(tmp_path / name) as live:
-                assert set(live.files) == set(want)
-                for key in live.files:
-                    np.testing.assert_array_equal(live[key], want[key], err_msg=f"{name}: {key}")
+        names = ("fields.npz", "spliced_variable.npz")
+        assert_reproduces(EXPECTED / "make_expected.py", tmp_path, {name: _load(name) for name in names})
 
 
 def test_pgen_dosages_count_alt_alleles_of_plink2_export(tmp_path: Path) -> None:

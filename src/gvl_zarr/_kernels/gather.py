@@ -43,17 +43,7 @@ def gather_chunked_many(srcs, chunk_offs, itemsizes, rows_per_chunk, lo, hi, dst
     """`gather_chunked` for several arrays with the same rows and chunking in one call
     (a track's starts, ends and values): one dispatch instead of three."""
     for a in range(len(srcs)):
-        src, off, dst, itemsize = srcs[a], chunk_offs[a], dsts[a], itemsizes[a]
-        for i in range(lo.shape[0]):
-            r = lo[i]
-            k = dst_lo[i] * itemsize
-            while r < hi[i]:
-                c = r // rows_per_chunk
-                w = r - c * rows_per_chunk
-                n = min(hi[i] - r, rows_per_chunk - w)
-                copy_into(dst, k, src, off[c] + w * itemsize, n * itemsize)
-                k += n * itemsize
-                r += n
+        gather_chunked(srcs[a], chunk_offs[a], rows_per_chunk, itemsizes[a], lo, hi, dsts[a], dst_lo)
 
 
 @kernel
