@@ -390,13 +390,13 @@ def test_flank_sample_draws_from_the_flank_and_is_fixed(wave_ds: gvl.Dataset) ->
     _, tracks = ds[:, :]
     stretches = _insertion_stretches(forward)
     assert len(stretches) >= 4
-    drawn = []
+    n_drawn_elsewhere = 0
     for _, start, n, anchor, ref_row in stretches:
         pool = set(ref_row[max(anchor - width, 0) : anchor + width + 1].tolist())
         values = tracks.data[start : start + n].tolist()
         assert set(values) <= pool, (values, pool)
-        drawn += values
-    assert len(set(drawn)) > len(stretches)  # values are drawn, not all the anchor's
+        n_drawn_elsewhere += sum(v != values[0] for v in values[1:])
+    assert n_drawn_elsewhere > 0  # inserted values are drawn from the flank, not all the anchor's
     # fixed per instance: a shuffled batch reads the same values for every instance
     order = np.random.default_rng(3).permutation(len(ds))
     _, shuffled = ds[order]

@@ -485,9 +485,9 @@ def prefetch_chunks(items: list[tuple[ShardedArray, np.ndarray]], limit: int, ta
     todo: list[tuple[ShardedArray, np.ndarray, list | None]] = []
     lru_bytes = 0
     for arr, coords in items:
-        coords = np.asarray(coords, np.int64).reshape(len(coords), -1)
-        if not len(coords):
+        if not len(coords):  # (reshape(0, -1) cannot infer the width of no coordinates)
             continue
+        coords = np.asarray(coords, np.int64).reshape(len(coords), -1)
         if arr.resident:
             missing, keys = arr._not_loaded(coords), None
         else:

@@ -56,6 +56,9 @@ from .readers.variants import VariantInput, describe, open_variants
 from .readers.vcf_sites import READ_ERRORS
 
 _INITIAL_MARGIN = 10_000
+_LEFT_MARGIN = 1_000
+"""Bases read before a group's first window for records that can block overlapping ones
+reaching into it (`_site_ranges`); widened when a chain of overlaps goes on past it."""
 _MAX_GROUP_WIDTH = 2_000_000
 _RECORDS_PER_BP = 1 / 8
 """Variant records per base assumed when sizing queries (the kit VCF, 1kGP: 1 per 74 bp)."""
@@ -452,14 +455,15 @@ def _write_genotypes(
     for group in tqdm(groups, desc="genotypes", unit="region group", disable=not progress):
         contig = contigs[int(contig_idx[group[0]])]
         vcf_contig = require_contig(contig, vcf.contigs, file=vcf.path, what="BED")
-        margin = _INITIAL_MARGIN
+        margin, left = _INITIAL_MARGIN, _LEFT_MARGIN
         while True:
+            query_start = max(0, int(lo[group].min()) - left)
             query_end = int(hi[group].max()) + margin
-            block = vcf.read(vcf_contig, int(lo[group].min()), query_end)
+            block = vcf.read(vcf_contig, query_start, query_end)
             rec_lo, rec_hi, fe = _record_ranges(block, lo[group], hi[group])
-            if fe.max() <= query_end:
+            if fe.max() <= query_end and not _chain_cut(block.record_pos, rec_lo, query_start):
                 break
-            margin *= 4
+            margin, left = margin * 4, left * 4
         fetch_end[group] = fe
         alt_map, keep = rowmap.add(vcf_contig, query_end, block)
         group_offsets, calls = sparse_calls(block.genotypes, alt_map, rec_lo, rec_hi, acc.n_calls)
@@ -541,6 +545,10 @@ def _site_ranges(
     """`_record_ranges` from record positions, REF lengths and the REF bases each can remove.
 
     fetch_end grows by the REF bases every deletion in reach could remove, until stable.
+    rec_lo goes back past the window's start along chains of overlapping records: a record
+    ending before the window can block (first wins, as `bcftools consensus`) an overlapping
+    one that reaches into it, which in turn unblocks the next (hypothesis found a TTG>AAA
+    ending one base before the window that must stop a GAG>ACA from reaching into it).
     """
     if len(rec_pos) == 0:
         zeros = np.zeros(len(lo), np.int64)
@@ -556,7 +564,20 @@ def _site_ranges(
         if np.array_equal(grown, fetch_end):
             break
         fetch_end = grown
+    # chain_head[k]: first record of the run of overlapping records that k belongs to
+    n = len(rec_pos)
+    starts_run = np.ones(n, bool)
+    starts_run[1:] = ends_cummax[:-1] <= rec_pos[1:]
+    chain_head = np.maximum.accumulate(np.where(starts_run, np.arange(n), 0))
+    rec_lo = np.where(rec_lo < n, chain_head[np.minimum(rec_lo, n - 1)], rec_lo)
     return rec_lo.astype(np.int64), rec_hi.astype(np.int64), fetch_end
+
+
+def _chain_cut(rec_pos: np.ndarray, rec_lo: np.ndarray, query_start: int) -> bool:
+    """Whether a region's chain of overlapping records may go on before the query's start:
+    it reaches the block's first record, which itself begins before the query (a record the
+    query did not return can only end at or before query_start)."""
+    return bool(query_start > 0 and len(rec_pos) and (rec_lo == 0).any() and rec_pos[0] < query_start)
 
 
 def site_fetch_ends(
@@ -578,14 +599,15 @@ def site_fetch_ends(
         for group in groups:
             contig = require_contig(contigs[int(contig_idx[group[0]])], vcf.contigs, file=vcf.path, what="BED")
             vcf.check_index(contig)
-            margin = _INITIAL_MARGIN
+            margin, left = _INITIAL_MARGIN, _LEFT_MARGIN
             while True:
+                query_start = max(0, int(lo[group].min()) - left)
                 query_end = int(hi[group].max()) + margin
-                block = sites.read(contig, int(lo[group].min()), query_end)
-                fe = _site_ranges(block.pos, block.ref_len, block.shrink, lo[group], hi[group])[2]
-                if fe.max() <= query_end:
+                block = sites.read(contig, query_start, query_end)
+                rec_lo, _, fe = _site_ranges(block.pos, block.ref_len, block.shrink, lo[group], hi[group])
+                if fe.max() <= query_end and not _chain_cut(block.pos, rec_lo, query_start):
                     break
-                margin *= 4
+                margin, left = margin * 4, left * 4
             fetch_end[group] = fe
     except (GvlError, *READ_ERRORS):
         return None  # the genotype read raises the clear error
