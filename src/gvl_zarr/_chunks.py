@@ -663,6 +663,7 @@ class Table:
 
         usable = all(MappedArray.usable(a) for a in arrays)
         self.mapped = [MappedArray(a, background) for a in arrays] if usable else None
+        self._row_offs: np.ndarray | None = None
 
     @property
     def resident(self) -> bool:
@@ -671,6 +672,21 @@ class Table:
     def make_resident(self) -> None:
         for a in self.arrays:
             a.make_resident()
+
+    def rows_in_place(self, lo: np.ndarray, hi: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, int] | None:
+        """(typed views of the arrays' mapped shards, (n_arrays, n_chunks) element offsets of
+        their chunks, rows per chunk) to read rows [lo[i], hi[i]) in place with no copy, or
+        None when the arrays are not mapped (`_mapped.mapped_rows`)."""
+        if self.mapped is None:
+            return None
+        from ._mapped import mapped_rows, row_offsets
+
+        views = mapped_rows(self.mapped, lo, hi)
+        if views is None:
+            return None
+        if self._row_offs is None:  # (~1 MB for a 1 kb store's 37k chunks: once, not per batch)
+            self._row_offs = row_offsets(self.mapped)
+        return views, self._row_offs, self.arrays[0].inner[0]
 
     def ranges(self, lo: np.ndarray, hi: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """([data of each array], new_lo), as `FlatArray.ranges`."""

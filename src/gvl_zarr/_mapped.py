@@ -36,6 +36,11 @@ class MappedArray:
         self._chunk_off: np.ndarray | None = None
         self._verified = np.zeros(self.n_chunks, bool)
         self._all_verified = False
+        self.typed: np.ndarray | None = None
+        """The mapped shard as elements of the array's dtype, where its chunks start on
+        element boundaries (raw chunks of 4-byte elements, as written); row r of chunk c is
+        typed[row_off[c] + r]."""
+        self.row_off = np.zeros(0, np.int64)
         self._lock = threading.Lock()
 
     @staticmethod
@@ -59,6 +64,10 @@ class MappedArray:
             raise arr._damaged((0,), "has a shard index that does not match its raw chunks", shard=True)
         self._chunk_off = entries[:, 0].astype(np.int64)
         self._buf = np.frombuffer(mem, np.uint8)
+        size = arr.dtype.itemsize
+        if not (self._chunk_off % size).any():  # chunks on element boundaries: a typed view too
+            self.typed = np.frombuffer(mem, arr.dtype, count=len(mem) // size)
+            self.row_off = self._chunk_off // size
 
     @property
     def all_verified(self) -> bool:
@@ -103,19 +112,42 @@ class MappedArray:
         self._all_verified = bool(self._verified.all())
 
 
-def mapped_ranges(arrays: list[MappedArray], lo: np.ndarray, hi: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Rows [lo[i], hi[i]) of each mapped array, back to back in new arrays, and where each
-    range starts in them. The arrays share rows and chunking (`Table`): one plan and one
-    gather call for all of them (per-call numpy work was ~40% of a 128 × 1 kb tracks batch)."""
+def _checked(arrays: list[MappedArray], lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, int]:
+    """(where each range [lo[i], hi[i]) starts once gathered back to back, their rows) after
+    checking the ranges lie in the arrays and the chunks they touch pass their checksums.
+    The arrays share rows and chunking (`Table`): one plan for all of them."""
     shape0 = arrays[0].arr.shape[0]
     dst_lo = np.empty(len(lo), np.int64)
     total = int(plan_ranges(lo, hi, shape0, dst_lo))
     if total < 0:
         raise arrays[0].arr._damaged((int(hi.max()),), f"is referenced past the array's {shape0} rows")
     if not all(m.all_verified for m in arrays):
-        chunks, _ = arrays[0].arr.plan(lo, hi)  # once for all: the arrays share chunking (Table)
+        chunks, _ = arrays[0].arr.plan(lo, hi)
         for m in arrays:
             m.verify(chunks)
+    return dst_lo, total
+
+
+def mapped_rows(arrays: list[MappedArray], lo: np.ndarray, hi: np.ndarray) -> list[np.ndarray] | None:
+    """The arrays' typed shard views, to read rows [lo[i], hi[i]) in place
+    (`_kernels.tracks._expand_rows`, with `row_offsets`) with no gather; None where a shard
+    has no typed view. Ranges and checksums are checked as for `mapped_ranges`."""
+    _checked(arrays, lo, hi)
+    if any(m.typed is None for m in arrays):
+        return None
+    return [m.typed for m in arrays]
+
+
+def row_offsets(arrays: list[MappedArray]) -> np.ndarray:
+    """(n_arrays, n_chunks) element offsets of the mapped arrays' chunks in their typed views."""
+    return np.stack([m.row_off for m in arrays])
+
+
+def mapped_ranges(arrays: list[MappedArray], lo: np.ndarray, hi: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Rows [lo[i], hi[i]) of each mapped array, back to back in new arrays, and where each
+    range starts in them: one gather call for all of them (per-call numpy work was ~40% of a
+    128 × 1 kb tracks batch)."""
+    dst_lo, total = _checked(arrays, lo, hi)
     outs = [np.empty(total, m.arr.dtype) for m in arrays]
     gather_chunked_many(
         tuple(m._buf for m in arrays),
