@@ -14,7 +14,8 @@ import torch.multiprocessing as mp
 
 import gvl_zarr as gvl
 from conftest import FASTA
-from gvl_zarr.sampler import InstanceBatchSampler
+from gvl_zarr.sampler import TRACK_BLOCK, InstanceBatchSampler
+from gvl_zarr.schema import GRID_INNER
 
 
 def _epoch(sampler: InstanceBatchSampler) -> np.ndarray:
@@ -60,6 +61,24 @@ def test_chunk_shuffle_keeps_windows_of_blocks_together(ds: gvl.Dataset) -> None
         pos += n
     # and the order within the epoch is not simply block-major
     assert not np.array_equal(order, np.sort(order))
+
+
+def test_default_block_follows_the_store_layout(ds: gvl.Dataset) -> None:
+    """Reading tracks, a block is 256 regions of one sample (its interval rows lie back to
+    back); without tracks, one genotype offsets chunk (8 regions x 32 samples). Each window
+    pools exactly its `window` blocks of that shape (the other shape's blocks would not)."""
+    assert ds.settings.return_tracks and ds.n_regions > GRID_INNER[0] and ds.n_samples > 2
+    window = 2
+    for probe, block in ((ds, TRACK_BLOCK), (ds.with_settings(return_tracks=False), GRID_INNER)):
+        order = _epoch(InstanceBatchSampler(probe, 8, shuffle="chunks", seed=4, window=window))
+        r, s = np.divmod(order, ds.n_samples)
+        ids = (r // block[0]) * 10_000 + s // block[1]
+        pos = 0
+        while pos < len(ids):
+            blocks = list(dict.fromkeys(ids[pos:].tolist()))[:window]
+            n = sum(int((ids == b).sum()) for b in blocks)
+            assert set(ids[pos : pos + n].tolist()) == set(blocks)
+            pos += n
 
 
 def test_dataloader_shuffle_chunks(ds: gvl.Dataset) -> None:

@@ -96,6 +96,7 @@ def make_dataloader(
     distributed: bool = False,
     seed: int = 0,
     shuffle_window: int = 16,
+    shuffle_block: tuple[int, int] | None = None,
     prefetch: bool | int = True,
     **kwargs: Any,
 ) -> DataLoader:
@@ -103,7 +104,8 @@ def make_dataloader(
 
     Without `sampler`, batches come from an `InstanceBatchSampler`: shuffle False (dataset
     order), True/"random" or "chunks" (chunk-aware block shuffle, `gvl_zarr.sampler`), seeded
-    by `seed` and a different order every epoch (call `loader.sampler.set_epoch(e)` to pin
+    by `seed` (`shuffle_window` blocks of `shuffle_block` (regions, samples), default
+    `sampler.default_block`, pooled per window) and a different order every epoch (call `loader.sampler.set_epoch(e)` to pin
     one). `distributed=True` shards batches across the ranks of the initialised
     `torch.distributed` process group without overlap. A `sampler` of single indices is
     wrapped in a `BatchSampler`; one that yields batches is used as it is.
@@ -132,6 +134,7 @@ def make_dataloader(
             shuffle=shuffle,
             seed=seed,
             window=shuffle_window,
+            block=shuffle_block,
             drop_last=drop_last,
             rank=rank,
             world_size=world,
