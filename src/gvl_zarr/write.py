@@ -33,6 +33,7 @@ from ._kernels.calls import sparse_calls
 from ._memory import DEFAULT_MAX_MEM, resolve_max_mem
 from ._partial import (
     check_replaceable,
+    check_sigterm,
     claim,
     deferred_interrupts,
     discard,
@@ -171,7 +172,9 @@ def write(
         else:
             for k in range(plan.n_partitions):
                 run_partition(tmp, k, inputs, progress=progress)
+                check_sigterm()
         finalise(tmp, client)
+        check_sigterm()
         publish(tmp, out)
     except BaseException as exc:
         discard(tmp)
@@ -453,6 +456,7 @@ def _write_genotypes(
     n_format = sum(f.source == "FORMAT" for f in fields.specs)
     groups = group_spans(contig_idx, lo, hi, max_width=_variant_group_width(max_mem, n_samples, vcf.ploidy, n_format))
     for group in tqdm(groups, desc="genotypes", unit="region group", disable=not progress):
+        check_sigterm()
         contig = contigs[int(contig_idx[group[0]])]
         vcf_contig = require_contig(contig, vcf.contigs, file=vcf.path, what="BED")
         margin, left = _INITIAL_MARGIN, _LEFT_MARGIN
