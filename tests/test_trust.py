@@ -219,7 +219,9 @@ def test_sigterm_stops_write_and_cleans_up(tmp_path) -> None:
         proc.communicate(timeout=60)
     finally:
         proc.kill()
-    assert proc.returncode == 128 + signal.SIGTERM
+    # 143: stopped inside a write, which cleaned up; -SIGTERM: the signal fell between two
+    # writes of the loop (the default action then, with nothing half-written)
+    assert proc.returncode in (128 + signal.SIGTERM, -signal.SIGTERM)
     assert _partials(out) == []
     assert gvl.Dataset.open(out).shape == (28, 2504)
 

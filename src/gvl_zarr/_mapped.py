@@ -19,6 +19,7 @@ import threading
 
 import numpy as np
 
+from . import _shutdown
 from ._chunks import _EMPTY, FlatArray
 from ._kernels.crc32c import TABLES, first_bad_chunk
 from ._kernels.gather import gather_chunked_many, plan_ranges
@@ -84,7 +85,7 @@ class MappedArray:
             return
         if self.background and self._bg_pid != os.getpid():
             self._bg_pid = os.getpid()  # one verifier per process: forked workers start theirs
-            threading.Thread(target=self._verify_all, daemon=True, name="gvl_zarr-verify").start()
+            _shutdown.start(threading.Thread(target=self._verify_all, daemon=True, name="gvl_zarr-verify"))
         todo = chunks[~self._verified[chunks]]
         if todo.size:
             bad = self._check(todo)
@@ -105,6 +106,8 @@ class MappedArray:
         GIL), so batches stop paying first-touch checks after one pass over the store instead
         of one pass over its instances. A bad chunk is left for the batch that reads it."""
         for a in range(0, self.n_chunks, step):
+            if _shutdown.stopping.is_set():
+                return
             ids = np.arange(a, min(a + step, self.n_chunks), dtype=np.int64)
             ids = ids[~self._verified[ids]]
             if ids.size and self._check(ids) >= 0:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import _shutdown
 from ._chunks import FlatArray, GridArray, prefetch_chunks, range_index
 from ._reference import StoreReference
 
@@ -88,7 +89,7 @@ class Prefetcher:
         self._busy = False
         self._thread = threading.Thread(target=self._run, daemon=True, name="gvl_zarr-prefetch")
         self._pid = os.getpid()
-        self._thread.start()
+        _shutdown.start(self._thread)
 
     def submit(self, tasks: list[Task]) -> None:
         if self._pid != os.getpid():
@@ -135,9 +136,11 @@ class Prefetcher:
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()
-                self._cond.wait_for(lambda: self._queue or self._stop)
-                if self._stop:
+                self._cond.wait_for(lambda: self._queue or self._stop or _shutdown.stopping.is_set(), timeout=0.5)
+                if self._stop or _shutdown.stopping.is_set():
                     return
+                if not self._queue:
+                    continue
                 task = self._queue.popleft()
                 task.number = self._seen[task.key] = self._count
                 self._count += 1

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import zarr
 
-from . import _layout, _variant_fields, schema
+from . import _layout, _shutdown, _variant_fields, schema
 from ._annotation import is_annotation
 from ._cache import ChunkCache, resolve_budget
 from ._chunks import FlatArray, GridArray, Table, range_index, together
@@ -163,7 +163,9 @@ class StoreData:
             with _PRELOAD_START:  # remote Tables reach here from several fetch threads at once
                 if self._preload_pid != os.getpid():
                     self._queue = queue.SimpleQueue()
-                    threading.Thread(target=_preload, args=(self._queue,), daemon=True, name="gvl_zarr-preload").start()
+                    _shutdown.start(
+                        threading.Thread(target=_preload, args=(self._queue,), daemon=True, name="gvl_zarr-preload")
+                    )
                     self._preload_pid = os.getpid()
         self._queue.put(arr)
 
@@ -292,11 +294,14 @@ def _preload(arrays: queue.SimpleQueue, step: int = 16) -> None:
     """Decode every chunk of each queued array into its resident buffer, `step` chunks at a
     time (each step holds the array's lock for well under a millisecond, so batches are not
     held up)."""
-    while True:
-        arr = arrays.get()
+    while not _shutdown.stopping.is_set():
+        try:
+            arr = arrays.get(timeout=0.5)
+        except queue.Empty:
+            continue
         try:
             for coords in arr.chunk_steps(step):
-                if arr.complete:
+                if arr.complete or _shutdown.stopping.is_set():
                     break
                 arr._ensure(coords)
         except (GvlError, OSError):

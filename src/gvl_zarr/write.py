@@ -161,8 +161,13 @@ def write(
         annot_bigwigs, max_mem, regions_per_partition, samples_per_partition, var_fields, dosage_field,
     )  # fmt: skip
     remove_stale(out)
-    tmp = new_partial(out)
-    restore_sigterm = exit_on_sigterm()
+    restore_sigterm = exit_on_sigterm()  # before the partial folder exists: SIGTERM removes it
+    try:
+        tmp = new_partial(out)
+    except BaseException:
+        restore_sigterm()
+        inputs.close()
+        raise
     try:
         zarr.open_group(zarr.storage.LocalStore(tmp), mode="w", zarr_format=3)
         claim(tmp)
