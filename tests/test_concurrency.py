@@ -150,3 +150,32 @@ def test_persistent_dataloader_workers_read_two_epochs(tiles_dataset: Path) -> N
             np.testing.assert_array_equal(tracks.numpy(), tracks_all[idx])
             seen.append(idx)
         assert sorted(np.concatenate(seen).tolist()) == list(range(len(ds))), epoch
+
+
+def test_open_maps_track_shards_in_the_background_and_forks_cleanly(tiles_dataset: Path) -> None:
+    """`open` of a local store maps its track shards in a background thread (`_warm`); a
+    fork right after `open` waits for that thread, and the child reads what the parent reads."""
+    import os
+    import pickle
+
+    from gvl_zarr import _warm
+
+    ds = gvl.Dataset.open(tiles_dataset, FASTA, jitter=0, return_tracks="bigwig")
+    batch = np.arange(0, len(ds), 7)
+    read, write = os.pipe()
+    pid = os.fork()  # joins the warm thread first (os.register_at_fork)
+    if pid == 0:  # child: read and send back, then leave without running the parent's exit handlers
+        try:
+            os.write(write, pickle.dumps(ds[batch]))
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        child = pickle.loads(f.read())
+    os.waitpid(pid, 0)
+    for thread in _warm._threads:
+        thread.join(30)
+    mapped = [m for track in ds._data.tracks.values() for m in track.intervals.mapped or ()]
+    assert mapped and all(m._buf is not None for m in mapped)
+    for got, want in zip(child, ds[batch], strict=True):
+        np.testing.assert_array_equal(got, want)

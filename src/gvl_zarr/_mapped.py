@@ -75,12 +75,16 @@ class MappedArray:
         """Mapped, and every chunk's checksum checked in this process's lifetime."""
         return self._all_verified and self._buf is not None
 
-    def verify(self, chunks: np.ndarray) -> None:
-        """Check the crc32c of chunks `chunks` (sorted ids), each once per process."""
+    def ensure_mapped(self) -> None:
+        """Map the shard and read its index, once (threads wait for the first)."""
         if self._buf is None:
             with self._lock:
                 if self._buf is None:
                     self._map()
+
+    def verify(self, chunks: np.ndarray) -> None:
+        """Check the crc32c of chunks `chunks` (sorted ids), each once per process."""
+        self.ensure_mapped()
         if self._all_verified:
             return
         if self.background and self._bg_pid != os.getpid():

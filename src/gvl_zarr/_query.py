@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import zarr
 
-from . import _layout, _shutdown, _variant_fields, schema
+from . import _layout, _shutdown, _variant_fields, _warm, schema
 from ._annotation import is_annotation
 from ._cache import ChunkCache, resolve_budget
 from ._chunks import FlatArray, GridArray, Table, range_index, together
@@ -75,7 +75,6 @@ class StoreData:
         schema.validate(self.group, self.name)
         if self.disk_cache is not None:
             self.cache.disk = _disk_cache(self, self.disk_cache, disk_cache_bytes)
-        prepare()
         attrs = dict(self.group.attrs)
         self.attrs = attrs
         self.length: int = attrs["length"]
@@ -116,6 +115,8 @@ class StoreData:
         elif attrs.get("has_reference"):
             self.ref = StoreReference(self._flat(schema.REFERENCE.path), self.ref_offsets)
         self._plan_residency()
+        _warm.start(self)  # maps track shards while `prepare` runs, then loads the kernels
+        prepare()
 
     def _plan_residency(self) -> None:
         """Decode whole arrays into resident buffers while they fit the cache's reservable
