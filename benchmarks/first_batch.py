@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/first_batch.py STORE haps+tracks            # batch straight after open
     .venv/bin/python benchmarks/first_batch.py STORE haps+tracks --gap 0.3  # 0.3 s between them
 
-Outputs as in run.py (haps, haps+tracks, tracks, ref) with its track name `bigwig`, jitter 0,
+Outputs as run.py reads them (haps, haps+tracks, tracks, ref; `_gvlz.GvlZarr.configure`), jitter 0,
 one random 32-instance batch. Run it several times per row: each run is one process.
 """
 
@@ -13,8 +13,7 @@ import argparse
 import time
 
 import numpy as np
-
-SEQUENCES = {"haps": True, "haps+tracks": True, "tracks": False, "ref": "reference"}
+from _gvlz import SEQUENCES, GvlZarr
 
 
 def main() -> None:
@@ -28,12 +27,7 @@ def main() -> None:
     import gvl_zarr as gvl
 
     t0 = time.perf_counter()
-    ds = gvl.Dataset.open(args.store).with_settings(
-        jitter=0,
-        return_sequences=SEQUENCES[args.mode],
-        return_tracks="bigwig" if "tracks" in args.mode else False,
-        fixed_jitter=True,
-    )
+    ds = GvlZarr().configure(gvl.Dataset.open(args.store), args.mode, jitter=0, seed=0)  # as run.py reads
     t1 = time.perf_counter()
     time.sleep(args.gap)
     rng = np.random.default_rng(1)

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/steady_state.py STORE tracks --batch-size 128 --warmup 15
 
-Random (region, sample) batches, jitter 0, the track named `bigwig`; prints three timed runs
+Random (region, sample) batches, jitter 0, outputs as run.py reads them; prints three timed runs
 of `--batches` batches after `--warmup` seconds (the background verification of mapped
 shards and the resident-array preload are done by then), and with `--profile` a cProfile of
 one more run. run.py's `--quick` repeats measure a fresh process's first seconds instead.
@@ -16,8 +16,7 @@ import pstats
 import time
 
 import numpy as np
-
-SEQUENCES = {"haps": True, "haps+tracks": True, "tracks": False, "ref": "reference"}
+from _gvlz import SEQUENCES, GvlZarr
 
 
 def main() -> None:
@@ -31,12 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     import gvl_zarr as gvl
 
-    ds = gvl.Dataset.open(args.store).with_settings(
-        jitter=0,
-        return_sequences=SEQUENCES[args.mode],
-        return_tracks="bigwig" if "tracks" in args.mode else False,
-        fixed_jitter=True,
-    )
+    ds = GvlZarr().configure(gvl.Dataset.open(args.store), args.mode, jitter=0, seed=0)  # as run.py reads
     rng = np.random.default_rng(0)
     regions = rng.integers(0, ds.n_regions, (args.batches, args.batch_size))
     samples = rng.integers(0, ds.n_samples, (args.batches, args.batch_size))
