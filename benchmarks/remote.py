@@ -146,7 +146,7 @@ class ServerStats:
 
 
 def measure(
-    ds, shuffle: str, batch_size: int, n_batches: int, stats: ServerStats, prefetch: bool
+    ds, shuffle: str, batch_size: int, n_batches: int, stats: ServerStats, prefetch: bool | int
 ) -> tuple[float, float, float]:
     """(instances/s, requests/batch, round trips/batch) over at most `n_batches` batches of
     one epoch, after one warm-up batch."""
@@ -220,6 +220,9 @@ def main(argv: list[str] | None = None) -> None:
         "--prefetch", choices=("on", "off", "both"), default="both", help="remote reads with prefetch on, off or both"
     )
     parser.add_argument(
+        "--ahead", type=int, default=None, help="with prefetch on: windows (chunks) or batches (random) ahead"
+    )
+    parser.add_argument(
         "--harness",
         action="store_true",
         help="after the cases, fetch the last remote case's ranges again with a bare s3fs client, with the "
@@ -245,7 +248,8 @@ def main(argv: list[str] | None = None) -> None:
             stats.set_latency(args.latency_ms / 1000)
             remote_options = {**options, "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-west-2"}}
             print(f"store {store}; moto (own process); {args.latency_ms:g} ms per request; batch {args.batch_size}")
-            prefetch = {"on": [True], "off": [False], "both": [False, True]}[args.prefetch]
+            on = True if args.ahead is None else args.ahead
+            prefetch = {"on": [on], "off": [False], "both": [False, on]}[args.prefetch]
             log: list = []
             cases = [("local", store, {}, False)]
             cases += [("s3+latency", "s3://bench/store.gvl", {"storage_options": remote_options}, p) for p in prefetch]
@@ -257,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
                     mark = len(stats.read()[0])
                     rate, requests, trips = measure(ds, shuffle, args.batch_size, args.batches, stats, ahead)
                     print(
-                        f"{where:11s} shuffle={shuffle:6s} prefetch={'on ' if ahead else 'off'} "
+                        f"{where:11s} shuffle={shuffle:6s} prefetch={ahead if ahead else 'off'} "
                         f"open {opened * 1000:6.0f} ms {rate:10.1f} instances/s "
                         f"{requests:7.1f} requests/batch {trips:5.1f} round trips/batch",
                         flush=True,
