@@ -179,3 +179,30 @@ def test_open_maps_track_shards_in_the_background_and_forks_cleanly(tiles_datase
     assert mapped and all(m._buf is not None for m in mapped)
     for got, want in zip(child, ds[batch], strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_background_threads_are_stopped_and_joined_at_exit(tiles_dataset: Path) -> None:
+    """The exit handler stops the verifier, preloader and warm-up threads and joins them (one
+    ended inside a nogil kernel during finalisation aborted a finished script), and the
+    process exits 0."""
+    script = textwrap.dedent(
+        """
+        import sys, threading
+        import numpy as np
+        import gvl_zarr as gvl
+        from gvl_zarr import _shutdown
+
+        ds = gvl.Dataset.open(sys.argv[1], sys.argv[2], jitter=0, return_tracks="bigwig")
+        ds[np.arange(0, len(ds), 5)]
+        started = sorted(t.name for t in threading.enumerate() if t.name.startswith("gvl_zarr-"))
+        _shutdown._join_all()
+        alive = sorted(t.name for t in threading.enumerate() if t.name.startswith("gvl_zarr-") and t.is_alive())
+        print(",".join(started), "|", ",".join(alive))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tiles_dataset), FASTA], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    started, alive = (part.strip() for part in done.stdout.strip().rsplit("|", 1))
+    assert "gvl_zarr-preload" in started and alive == ""
