@@ -501,24 +501,21 @@ def read_reference(
 def track_batch(data: StoreData, name: str, regions, samples):
     """(starts, ends, values, bounds (B, 2)) of one track for a batch: instance i's
     intervals are rows bounds[i, 0]:bounds[i, 1] of the three arrays."""
-    tr = data.tracks[name]
-    offs = tr.offsets.take(regions, np.zeros_like(samples) if tr.annotation else samples)
-    lo, hi = offs[:, 0], offs[:, 1]
-    (starts, ends, values), new_lo = tr.intervals.ranges(lo, hi)
-    return starts, ends, values, np.stack([new_lo, new_lo + (hi - lo)], axis=1)
+    starts, ends, values, _, _, bounds = track_rows(data, name, regions, samples, in_place=False)
+    return starts, ends, values, bounds
 
 
-def _track_rows(data: StoreData, name: str, regions, samples) -> tuple:
+def track_rows(data: StoreData, name: str, regions, samples, in_place: bool = True) -> tuple:
     """(starts, ends, values, row_offs, rows_per_chunk, bounds (B, 2)) of one track for a
-    batch, as `_kernels.tracks.tracks_reference` reads them: the mapped shards in place when
-    the store is local (no gather: it was a third of a 128 × 1 kb tracks batch), else the
-    batch's rows gathered flat (`track_batch`)."""
+    batch, as `_kernels.tracks.tracks_reference` reads them: with `in_place`, the mapped
+    shards of a local store as they are (no gather: it was a third of a 128 × 1 kb tracks
+    batch); otherwise, or remote, the batch's rows gathered flat (`FLAT_ROWS`)."""
     tr = data.tracks[name]
     offs = tr.offsets.take(regions, np.zeros_like(samples) if tr.annotation else samples)
     lo, hi = offs[:, 0], offs[:, 1]
-    in_place = tr.intervals.rows_in_place(lo, hi)
-    if in_place is not None:
-        (starts, ends, values), row_offs, per_chunk = in_place
+    mapped = tr.intervals.rows_in_place(lo, hi) if in_place else None
+    if mapped is not None:
+        (starts, ends, values), row_offs, per_chunk = mapped
         return starts, ends, values, row_offs, np.int64(per_chunk), np.ascontiguousarray(offs, np.int64)
     (starts, ends, values), new_lo = tr.intervals.ranges(lo, hi)
     return starts, ends, values, *FLAT_ROWS, np.stack([new_lo, new_lo + (hi - lo)], axis=1)
@@ -534,7 +531,7 @@ def read_tracks_reference(
             tracks_reference,
             len(regions),
             out[:, t].nbytes,
-            *_track_rows(data, name, regions, samples),
+            *track_rows(data, name, regions, samples),
             win_starts,
             out[:, t],
         )

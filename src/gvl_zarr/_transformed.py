@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 
 from . import schema
 from ._arrays import appender, create, create_track
-from ._kernels.tracks import FLAT_ROWS, run_length_encode, tracks_reference
-from ._query import track_batch
+from ._kernels.tracks import run_length_encode, tracks_reference
+from ._query import track_rows
 from ._remote_errors import open_root
 from ._store import as_store, consolidate
 from .errors import DatasetExistsError, InputFileError
@@ -62,13 +62,8 @@ def write_transformed_track(
         origin = int(data.ref_starts[region])
         span = int(data.ref_offsets[region + 1] - data.ref_offsets[region])
         dense = np.empty((len(samples), span), np.float32)
-        starts, ends, values, bounds = track_batch(data, existing_name, np.full(len(samples), region), samples)
         tracks_reference(
-            starts,
-            ends,
-            values,
-            *FLAT_ROWS,
-            bounds,
+            *track_rows(data, existing_name, np.full(len(samples), region), samples),
             np.full(len(samples), origin, np.int64),
             dense,
             0,
