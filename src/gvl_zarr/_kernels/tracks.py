@@ -82,7 +82,9 @@ def tracks_reference(starts, ends, values, row_offs, rows_per_chunk, iv_offsets,
     """out[b, :] = the track of instance b (interval rows iv_offsets[b, 0]:[b, 1], laid out
     as `_expand_rows` reads them) over [win_starts[b], + length), 0 where no data, for
     b_lo <= b < b_hi."""
-    touched = _touch_rows(starts, ends, values, row_offs, rows_per_chunk, iv_offsets, b_lo, b_hi)
+    touched = 0.0
+    if row_offs.shape[1] > 1:  # rows in place in a mapped shard (gathered rows are already hot)
+        touched = _touch_rows(starts, ends, values, row_offs, rows_per_chunk, iv_offsets, b_lo, b_hi)
     for b in range(b_lo, b_hi):
         _expand_rows(
             starts, ends, values, row_offs, rows_per_chunk, iv_offsets[b, 0], iv_offsets[b, 1], win_starts[b], out[b]
