@@ -179,3 +179,25 @@ def test_kernel_crc32c_equals_google_crc32c() -> None:
     assert first_bad_chunk(buf, offs, body, ids, TABLES) == -1
     buf[offs[1] + 5] ^= 1
     assert first_bad_chunk(buf, offs, body, ids, TABLES) == 1
+
+
+def test_prepare_refreshes_numba_under_the_compiler_lock(monkeypatch) -> None:
+    """`Dataset.open` refreshes numba's registries while its background thread may be loading
+    kernels, whose compile path refreshes them too; two refreshes at once failed inside numba
+    ("ValueError: generator already executing"), so `prepare` must hold the compiler lock."""
+    from numba.core.compiler_lock import global_compiler_lock
+    from numba.core.registry import cpu_target
+
+    from gvl_zarr._kernels import prepare
+
+    held: list[bool] = []
+    typing = cpu_target.typing_context
+    original = typing.refresh
+
+    def refresh() -> None:
+        held.append(global_compiler_lock.is_locked())
+        original()
+
+    monkeypatch.setattr(typing, "refresh", refresh)
+    prepare()
+    assert held and all(held)

@@ -17,8 +17,11 @@ from .errors import DatasetIndexError
 
 def _component(key: Any, n: int, axis: str) -> tuple[np.ndarray, bool]:
     """Indices for one axis and whether it is a slice (orthogonal)."""
-    if isinstance(key, np.ndarray) and key.dtype.kind in "iu" and key.size:
-        # the DataLoader's form: one min/max check, no copies (~15 µs a batch less)
+    if isinstance(key, np.ndarray) and key.dtype == np.int64 and key.size:
+        # the DataLoader's form: one reduction, no copies (negatives wrap past n as uint64)
+        if int(key.view(np.uint64).max()) < n:
+            return key, False
+    elif isinstance(key, np.ndarray) and key.dtype.kind in "iu" and key.size:
         lo, hi = int(key.min()), int(key.max())
         if lo >= 0 and hi < n:
             return key.astype(np.int64, copy=False), False

@@ -46,7 +46,7 @@ def haplotype_outputs(
     )
     lay = hb.layout
     n, ploidy, n_tracks = len(regions), data.ploidy, len(names)
-    if st.rc_neg:
+    if st.rc_neg and data.any_minus_strand:
         neg = np.flatnonzero(data.r_strand[regions] == -1)
         if len(neg):
             _reverse_negative(hb, neg, n, ploidy, n_tracks)

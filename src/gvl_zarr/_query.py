@@ -88,6 +88,7 @@ class StoreData:
         (self.r_contig, self.r_start, self.r_end, self.r_strand, self.r_bed_start, self.r_bed_end, self.r_fetch_end) = (
             regions
         )
+        self.any_minus_strand = bool((self.r_strand == -1).any())  # else rc_neg has nothing to flip
         # every read spans [start - max_jitter, fetch_end) of its region
         self.ref_starts = self.r_start - self.max_jitter
         spans = self.r_fetch_end - self.ref_starts
@@ -315,8 +316,9 @@ def _reference_batch(data: StoreData, regions: np.ndarray):
     reference position origins[j], j = index[i]."""
     assert data.ref is not None
     if data.ref.resident:
-        seq, _ = data.ref.windows(regions)
-        return seq, data._ref_bounds, data.ref_starts, regions
+        seq = data.ref.sequence
+        whole = seq.whole() if seq.complete else data.ref.windows(regions)[0]
+        return whole, data._ref_bounds, data.ref_starts, regions
     unique, inverse = np.unique(regions, return_inverse=True)
     seq, lo = data.ref.windows(unique)
     spans = data.ref_offsets[unique + 1] - data.ref_offsets[unique]

@@ -513,7 +513,12 @@ class Dataset:
     def __getitem__(self, key: Any) -> Any:
         """`ds[i]` / `ds[:10]`: raveled instances (region-major); `ds[r, s]`: regions × samples,
         each also by name (regions with `region_names` set, samples always)."""
-        if isinstance(key, tuple) and len(key) == 2 and (is_names(key[0]) or is_names(key[1])):
+        if (
+            isinstance(key, tuple)
+            and len(key) == 2
+            and not (_int_array(key[0]) and _int_array(key[1]))  # the DataLoader's form, checked first
+            and (is_names(key[0]) or is_names(key[1]))
+        ):
             r_key = self._named_regions(key[0]) if is_names(key[0]) else key[0]
             s_key = self._sample_positions(key[1]) if is_names(key[1]) else key[1]
             key = (r_key, s_key)
@@ -524,8 +529,9 @@ class Dataset:
         st, d = self.settings, self._data
         regions = self._regions[r_local]
         samples = self._samples[s_local]
-        ds_idx = r_local * self.n_samples + s_local
-        win = d.r_start[regions] + self._shifts(ds_idx)
+        # raveled instance ids: only jitter and return_indices use them (a few µs a batch)
+        ds_idx = r_local * self.n_samples + s_local if st.jitter or st.return_indices else None
+        win = d.r_start[regions] if ds_idx is None else d.r_start[regions] + self._shifts(ds_idx)
         outputs: list[np.ndarray] = []
         seq = tracks = None
         names = list(st.return_tracks)
@@ -540,7 +546,7 @@ class Dataset:
             seq = _query.read_reference(d, regions, win, length)
         if names:
             tracks = _query.read_tracks_reference(d, names, regions, samples, win, length)
-        if st.rc_neg:
+        if st.rc_neg and d.any_minus_strand:
             neg = d.r_strand[regions] == -1
             if neg.any():
                 if seq is not None:
@@ -557,12 +563,13 @@ class Dataset:
             outputs = [_outputs.as_ragged(o) for o in outputs]
         return self._finish(outputs, ds_idx, r_local, s_local, shape)
 
-    def _finish(self, outputs: list, ds_idx, r_local, s_local, shape) -> Any:
+    def _finish(self, outputs: list, ds_idx: np.ndarray | None, r_local, s_local, shape) -> Any:
         st = self.settings
         if st.transform is not None:
             result = st.transform(*outputs)
             outputs = list(result) if isinstance(result, tuple) else [result]
         if st.return_indices:
+            assert ds_idx is not None
             outputs += [ds_idx.reshape(shape), r_local.reshape(shape), s_local.reshape(shape)]
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
@@ -665,6 +672,10 @@ def _is_file(value: Any) -> bool:
 
 
 _RNGS: dict[tuple[int, int], np.random.Generator] = {}
+
+
+def _int_array(key: Any) -> bool:
+    return type(key) is np.ndarray and key.dtype.kind in "iu"
 
 
 def _process_rng(seed: int) -> np.random.Generator:

@@ -9,12 +9,18 @@ def prepare() -> None:
     numba defers ~0.2 s of registry set-up (importing its array and math implementations)
     to the first call of any compiled function, cached or not; `Dataset.open` calls this so
     the first training step does not stall. The total from process start is unchanged.
+
+    Under numba's compiler lock: `Dataset.open`'s background thread (`_warm`) may be loading
+    kernels, whose compile path refreshes the same registries; two refreshes at once fail
+    inside numba ("ValueError: generator already executing", seen on a 1,000-region store).
     """
     try:
+        from numba.core.compiler_lock import global_compiler_lock
         from numba.core.registry import cpu_target
 
-        cpu_target.typing_context.refresh()
-        cpu_target.target_context.refresh()
+        with global_compiler_lock:
+            cpu_target.typing_context.refresh()
+            cpu_target.target_context.refresh()
     except (ImportError, AttributeError):  # internal API moved: the first batch pays instead
         pass
 
