@@ -153,8 +153,9 @@ def test_persistent_dataloader_workers_read_two_epochs(tiles_dataset: Path) -> N
 
 
 def test_open_maps_track_shards_in_the_background_and_forks_cleanly(tiles_dataset: Path) -> None:
-    """`open` of a local store maps its track shards in a background thread (`_warm`); a
-    fork right after `open` waits for that thread, and the child reads what the parent reads."""
+    """`open` of a local store maps its track shards and reads its shard indexes in a background
+    thread (`_warm`); a fork right after `open` waits for that thread, and the child reads
+    what the parent reads."""
     import os
     import pickle
 
@@ -177,6 +178,9 @@ def test_open_maps_track_shards_in_the_background_and_forks_cleanly(tiles_datase
         thread.join(30)
     mapped = [m for track in ds._data.tracks.values() for m in track.intervals.mapped or ()]
     assert mapped and all(m._buf is not None for m in mapped)
+    # and read the shard indexes a first batch needs, so it reads only chunks
+    first = _warm._first_read(ds._data)
+    assert first and all(ds._data.cache.cached(a._index_key((0,) * len(a.shape))) for a in first)
     for got, want in zip(child, ds[batch], strict=True):
         np.testing.assert_array_equal(got, want)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import mmap
 import os
 import threading
@@ -172,6 +173,15 @@ class ShardedArray:
     def complete(self) -> bool:
         """Whether every chunk is in the resident buffer."""
         return self._complete
+
+    def read_indexes(self, limit: int = 8) -> None:
+        """Read the shard indexes of the first `limit` shards into the cache, ahead of the
+        chunk reads that need them (`_warm`: ~1.5 ms each in a first batch otherwise)."""
+        grid = tuple(-(-n // s) for n, s in zip(self.shape, self.shard, strict=True))
+        shards = list(itertools.islice(np.ndindex(*grid), limit))
+        if shards and self.shape and min(self.shape) > 0:
+            keys = [self._index_key(tuple(int(x) for x in s)) for s in shards]
+            self._cache.get_many(keys, self._load_indexes)
 
     def chunk_steps(self, step: int):
         """Inner-grid coordinates of every chunk, `step` at a time ((k, ndim) arrays)."""
