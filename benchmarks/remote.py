@@ -9,11 +9,13 @@ read with random and chunk-aware shuffling (`to_dataloader(shuffle="chunks")`) a
     .venv/bin/python benchmarks/remote.py --store big.gvl --batches 200 --latency-ms 20
     .venv/bin/python benchmarks/remote.py --store big.gvl --shuffles chunks --prefetch on
     .venv/bin/python benchmarks/remote.py --store big.gvl --shuffles chunks --prefetch on --harness
+    .venv/bin/python benchmarks/remote.py --store big.gvl --shuffles chunks --prefetch on --mapper
 
 Needs the test extra (moto[server], s3fs). Prints one line per (location, shuffle, prefetch):
 instances/s, requests per batch and round trips per batch (requests that found none in
 flight) counted by the server. moto serves a range without copying the whole object.
-`--harness` replays the last remote case's range requests with a bare s3fs client: the
+`--mapper` adds the store read through an fsspec file:// mapper (the remote read path with
+no server: the client's own ceiling). `--harness` replays the last remote case's range requests with a bare s3fs client: the
 harness's own throughput and CPU share, with no gvl_zarr work.
 """
 
@@ -223,6 +225,12 @@ def main(argv: list[str] | None = None) -> None:
         "--ahead", type=int, default=None, help="with prefetch on: windows (chunks) or batches (random) ahead"
     )
     parser.add_argument(
+        "--mapper",
+        action="store_true",
+        help="also read the store through an fsspec file:// mapper: the remote read path (LRU chunks, "
+        "prefetch thread) with no server, i.e. the client's own ceiling",
+    )
+    parser.add_argument(
         "--harness",
         action="store_true",
         help="after the cases, fetch the last remote case's ranges again with a bare s3fs client, with the "
@@ -252,6 +260,11 @@ def main(argv: list[str] | None = None) -> None:
             prefetch = {"on": [on], "off": [False], "both": [False, on]}[args.prefetch]
             log: list = []
             cases = [("local", store, {}, False)]
+            if args.mapper:  # the remote read path with no server: the client's own cost
+                import fsspec
+
+                mapper = fsspec.get_mapper(f"file://{Path(store).resolve()}")
+                cases += [("fsspec-file", mapper, {}, p) for p in prefetch]
             cases += [("s3+latency", "s3://bench/store.gvl", {"storage_options": remote_options}, p) for p in prefetch]
             for where, location, extra, ahead in cases:
                 for shuffle in args.shuffles.split(","):
