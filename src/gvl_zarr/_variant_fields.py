@@ -4,7 +4,7 @@ Write time: `resolve` matches the names asked for (`write(..., var_fields=[...])
 the variant file's header; readers fill `RecordBatch.info` / `.format` with one value per
 ALT; `FieldWriter` stores INFO values parallel to the variant table
 (`variants/info/<name>`) and FORMAT values parallel to `genotypes/variant_index`
-(`genotypes/fields/<name>`), in the same call order as `_kernels.calls.fill_calls`.
+(`genotypes/fields/<name>`), in the same call order as `_kernels.calls.sparse_calls`.
 
 Names follow GenVarLoader 0.43.1: a FORMAT dosage is returned as "dosage" (its
 `var_fields` name), every other field under its header ID.

@@ -18,57 +18,40 @@ every core."""
 
 
 @kernel(parallel=True)
-def count_calls(genotypes, alt_map, record_lo, record_hi, counts):
-    """counts[r, s, p] = number of ALT calls among records [record_lo[r], record_hi[r])."""
+def walk_calls(genotypes, alt_map, record_lo, record_hi, offsets, counts, variant_index, values, out):
+    """One walk of the ALT calls of every (region r, sample s, ploid p): the records
+    [record_lo[r], record_hi[r]) whose allele a = genotypes[i, s, p] > 0 has a stored row
+    alt_map[i, a] >= 0, in record order. Writes each output given; a None one is pruned
+    when numba compiles the call, so each use runs only its own stores:
+
+    - counts[r, s, p]: the number of calls;
+    - variant_index[k]: each call's row alt_map[i, a], from k = offsets[r, s, p, 0];
+    - out[k] = values[i, s, a - 1]: a per-call FORMAT value, at the same k.
+
+    Counting, the variant rows and each FORMAT field share this walk (and so its call
+    order) rather than repeating it per output."""
     n_regions = record_lo.shape[0]
     n_samples = genotypes.shape[1]
     ploidy = genotypes.shape[2]
     for r in numba.prange(n_regions):
         for s in range(n_samples):
             for p in range(ploidy):
-                n = 0
-                for i in range(record_lo[r], record_hi[r]):
-                    a = genotypes[i, s, p]
-                    if a > 0 and alt_map[i, a] >= 0:
-                        n += 1
-                counts[r, s, p] = n
-
-
-@kernel(parallel=True)
-def fill_calls(genotypes, alt_map, record_lo, record_hi, offsets, variant_index):
-    """Write the variant row of each ALT call at offsets[r, s, p, 0] onwards."""
-    n_regions = record_lo.shape[0]
-    n_samples = genotypes.shape[1]
-    ploidy = genotypes.shape[2]
-    for r in numba.prange(n_regions):
-        for s in range(n_samples):
-            for p in range(ploidy):
-                k = offsets[r, s, p, 0]
+                k = 0
+                if offsets is not None:
+                    k = offsets[r, s, p, 0]
+                k0 = k
                 for i in range(record_lo[r], record_hi[r]):
                     a = genotypes[i, s, p]
                     if a > 0:
                         v = alt_map[i, a]
                         if v >= 0:
-                            variant_index[k] = v
+                            if variant_index is not None:
+                                variant_index[k] = v
+                            if out is not None:
+                                out[k] = values[i, s, a - 1]
                             k += 1
-
-
-@kernel(parallel=True)
-def fill_call_values(genotypes, alt_map, record_lo, record_hi, offsets, values, out):
-    """out[k] = values[i, s, a - 1] of each ALT call, in `fill_calls`' order (offsets local
-    to `out`): a per-call FORMAT field parallel to the variant index."""
-    n_regions = record_lo.shape[0]
-    n_samples = genotypes.shape[1]
-    ploidy = genotypes.shape[2]
-    for r in numba.prange(n_regions):
-        for s in range(n_samples):
-            for p in range(ploidy):
-                k = offsets[r, s, p, 0]
-                for i in range(record_lo[r], record_hi[r]):
-                    a = genotypes[i, s, p]
-                    if a > 0 and alt_map[i, a] >= 0:
-                        out[k] = values[i, s, a - 1]
-                        k += 1
+                if counts is not None:
+                    counts[r, s, p] = k - k0
 
 
 def sparse_calls(
@@ -80,7 +63,7 @@ def sparse_calls(
     counts = np.zeros((n_regions, n_samples, ploidy), np.int64)
     if n_regions and genotypes.shape[0]:
         with _PARALLEL:
-            count_calls(genotypes, alt_map, record_lo, record_hi, counts)
+            walk_calls(genotypes, alt_map, record_lo, record_hi, None, counts, None, None, None)
     ends = np.cumsum(counts.ravel()).reshape(counts.shape)
     offsets = np.empty((n_regions, n_samples, ploidy, 2), np.int64)
     offsets[..., 1] = ends
@@ -89,6 +72,21 @@ def sparse_calls(
     variant_index = np.empty(total, np.int32)
     if total:
         with _PARALLEL:
-            fill_calls(genotypes, alt_map, record_lo, record_hi, offsets, variant_index)
+            walk_calls(genotypes, alt_map, record_lo, record_hi, offsets, None, variant_index, None, None)
     offsets += base
     return offsets, variant_index
+
+
+def fill_call_values(
+    genotypes: np.ndarray,
+    alt_map: np.ndarray,
+    record_lo: np.ndarray,
+    record_hi: np.ndarray,
+    offsets: np.ndarray,
+    values: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """out[k] = values[i, s, a - 1] of each ALT call, in `sparse_calls`' order (offsets local
+    to `out`): a per-call FORMAT field parallel to the variant index."""
+    with _PARALLEL:  # a parallel launch, as sparse_calls'
+        walk_calls(genotypes, alt_map, record_lo, record_hi, offsets, None, None, values, out)
