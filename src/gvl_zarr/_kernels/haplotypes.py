@@ -85,6 +85,25 @@ def _ref_index(j, rlen, alen):
 
 
 @kernel
+def _applied_call(v, v_pos, v_ref_len, alt_offsets, last_end, ws):
+    """Stored variant v met after applied calls reaching last_end, on a haplotype read from
+    reference position ws: (pos, REF length, ALT offset, ALT length, first ALT base to
+    apply, last_end after it). first is -1 when the call writes nothing: it overlaps an
+    applied call (`_first_applied`; last_end unchanged) or ends at or before ws (applied
+    before the window: last_end moves to its end). The one call step of `_walk`,
+    `_hap_length` and `splice._walk_span`, so their overlap rules cannot drift apart."""
+    vpos = v_pos[v]
+    rlen = v_ref_len[v]
+    a0 = alt_offsets[v]
+    alen = alt_offsets[v + 1] - a0
+    first = _first_applied(vpos, rlen, alen, last_end)
+    if first < 0:
+        return vpos, rlen, a0, alen, -1, last_end
+    vend = vpos + rlen
+    return vpos, rlen, a0, alen, first if vend > ws else -1, vend
+
+
+@kernel
 def _clamped(tbuf, t, i, buf_len):
     """Track t's value at buffer index i clamped into the buffer (0 for an empty one)."""
     if buf_len == 0:
@@ -188,17 +207,10 @@ def _walk(
     last_end = -(1 << 62)
     for k in range(c_lo, c_hi):
         v = variant_index[k]
-        vpos = v_pos[v]
-        rlen = v_ref_len[v]
-        vend = vpos + rlen
-        a0 = alt_offsets[v]
-        alen = alt_offsets[v + 1] - a0
-        first = _first_applied(vpos, rlen, alen, last_end)
+        vpos, rlen, a0, alen, first, last_end = _applied_call(v, v_pos, v_ref_len, alt_offsets, last_end, ws)
         if first < 0:
             continue
-        last_end = vend
-        if vend <= ws:
-            continue
+        vend = vpos + rlen
         if vpos > ref_pos:
             n = min(vpos - ref_pos, length - o)
             _ref_span(ref, buf_lo, buf_len, origin, ref_pos, n, hap, o, tbuf, trk, trk_starts, ann_var, ann_pos)
@@ -265,17 +277,12 @@ def _hap_length(v_pos, v_ref_len, alt_offsets, variant_index, c_lo, c_hi, ws, we
     ref_pos = ws
     last_end = -(1 << 62)
     for k in range(c_lo, c_hi):
-        v = variant_index[k]
-        vpos = v_pos[v]
-        rlen = v_ref_len[v]
-        vend = vpos + rlen
-        alen = alt_offsets[v + 1] - alt_offsets[v]
-        first = _first_applied(vpos, rlen, alen, last_end)
+        vpos, rlen, _, alen, first, last_end = _applied_call(
+            variant_index[k], v_pos, v_ref_len, alt_offsets, last_end, ws
+        )
         if first < 0:
             continue
-        last_end = vend
-        if vend <= ws:
-            continue
+        vend = vpos + rlen
         if vpos >= we:
             break
         n += 1

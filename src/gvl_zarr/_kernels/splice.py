@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import kernel
-from .haplotypes import _emit_ref, _first_applied, _ref_index
+from .haplotypes import _applied_call, _emit_ref, _ref_index
 from .tracks import _expand
 
 _COMPLEMENT = np.arange(256, dtype=np.uint8)
@@ -43,18 +43,12 @@ def _walk_span(
     ref_pos = s
     last_end = -(1 << 62)
     for k in range(c_lo, c_hi):
-        v = variant_index[k]
-        vpos = v_pos[v]
-        rlen = v_ref_len[v]
-        vend = vpos + rlen
-        a0 = alt_offsets[v]
-        alen = alt_offsets[v + 1] - a0
-        first = _first_applied(vpos, rlen, alen, last_end)
+        vpos, rlen, a0, alen, first, last_end = _applied_call(
+            variant_index[k], v_pos, v_ref_len, alt_offsets, last_end, s
+        )
         if first < 0:
             continue
-        last_end = vend
-        if vend <= s:
-            continue
+        vend = vpos + rlen
         if vpos >= e:
             break
         if vpos > ref_pos:
