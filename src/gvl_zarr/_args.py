@@ -5,10 +5,44 @@ from __future__ import annotations
 import numbers
 import os
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputFileError, SettingsError
+
+if TYPE_CHECKING:
+    from .readers.variants import VariantInput
+
+
+@dataclass(frozen=True)
+class WriteArgs:
+    """The arguments `write` and `staged.write_init` share, as given, for `write._prepare`.
+
+    One list of them behind both entry points; the public signatures still spell each one
+    out (for users, their docs and type checkers)."""
+
+    bed: Any
+    variants: VariantInput | None
+    bigwigs: Any
+    length: int | None
+    max_jitter: int
+    samples: Sequence[str] | None
+    overwrite: bool
+    reference: str | os.PathLike | None
+    allow_unphased: bool
+    annot_bigwigs: Mapping[str, str | os.PathLike] | None
+    max_mem: int | str | None
+    regions_per_partition: int | None
+    samples_per_partition: int | None
+    var_fields: Sequence[str] | None
+    dosage_field: str
+
+    @classmethod
+    def of(cls, arguments: Mapping[str, Any]) -> WriteArgs:
+        """The write arguments among an entry point's `locals()` (taken before it reassigns
+        any of them); its other names are ignored."""
+        return cls(**{f.name: arguments[f.name] for f in fields(cls)})
 
 
 def whole_number(name: str, value: Any, *, minimum: int) -> int:

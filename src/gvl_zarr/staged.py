@@ -20,6 +20,7 @@ from typing import Any
 import zarr
 
 from . import _plan
+from ._args import WriteArgs
 from ._finalise import finalise
 from ._partial import check_replaceable
 from ._partition import run_partition
@@ -53,10 +54,7 @@ def write_init(
     out = _local(path)
     from .write import _prepare
 
-    plan, inputs, regions = _prepare(
-        out, bed, variants, bigwigs, length, max_jitter, samples, overwrite, reference, allow_unphased,
-        annot_bigwigs, max_mem, regions_per_partition, samples_per_partition, var_fields, dosage_field,
-    )  # fmt: skip
+    plan, inputs, regions = _prepare(out, WriteArgs.of(locals()))
     inputs.close()
     tmp = _plan.staged_path(out)
     shutil.rmtree(tmp, ignore_errors=True)

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from . import _plan, _track_reads, _variant_fields, schema
 from ._annotation import annotation_tracks
-from ._args import sample_list, track_list, whole_number
+from ._args import WriteArgs, sample_list, track_list, whole_number
 from ._arrays import create
 from ._contigs import require_contig
 from ._dask_write import resolve_client
@@ -156,10 +156,7 @@ def write(
         return write_remote(os.fspath(path), storage_options, overwrite, lambda local: write(local, **args))
     out = os.fspath(path)
     client = resolve_client(client)
-    plan, inputs, regions = _prepare(
-        out, bed, variants, bigwigs, length, max_jitter, samples, overwrite, reference, allow_unphased,
-        annot_bigwigs, max_mem, regions_per_partition, samples_per_partition, var_fields, dosage_field,
-    )  # fmt: skip
+    plan, inputs, regions = _prepare(out, WriteArgs.of(locals()))
     remove_stale(out)
     restore_sigterm = exit_on_sigterm()  # before the partial folder exists: SIGTERM removes it
     try:
@@ -195,46 +192,31 @@ def write(
 
 
 def _prepare(
-    out: str,
-    bed: Any,
-    variants: VariantInput | None,
-    bigwigs: Any,
-    length: int | None,
-    max_jitter: int,
-    samples: Sequence[str] | None,
-    overwrite: bool,
-    reference: str | os.PathLike | None,
-    allow_unphased: bool,
-    annot_bigwigs: Mapping[str, str | os.PathLike] | None,
-    max_mem: int | str | None,
-    regions_per_partition: int | None,
-    samples_per_partition: int | None,
-    var_fields: Sequence[str] | None = None,
-    dosage_field: str = "DS",
+    out: str, args: WriteArgs
 ) -> tuple[_plan.Plan, Inputs, tuple[pl.DataFrame, np.ndarray, np.ndarray, np.ndarray]]:
     """Check the arguments and inputs, open them, and plan the partitions of the write."""
-    budget = resolve_max_mem(max_mem)
-    tracks = track_list(bigwigs)
-    if variants is None and not tracks:
+    budget = resolve_max_mem(args.max_mem)
+    tracks = track_list(args.bigwigs)
+    if args.variants is None and not tracks:
         raise InputFileError("write needs variants, bigwigs or both.")
-    max_jitter = whole_number("max_jitter", max_jitter, minimum=0)
-    length = whole_number("length", length, minimum=1) if length is not None else None
-    samples = sample_list(samples)
-    check_replaceable(out, overwrite)
-    annotations = annotation_tracks(annot_bigwigs)
+    max_jitter = whole_number("max_jitter", args.max_jitter, minimum=0)
+    length = whole_number("length", args.length, minimum=1) if args.length is not None else None
+    samples = sample_list(args.samples)
+    check_replaceable(out, args.overwrite)
+    annotations = annotation_tracks(args.annot_bigwigs)
     _check_track_names(tracks + annotations)
-    bed_source = os.fspath(bed) if isinstance(bed, (str, os.PathLike)) else "BED table"
-    bed_df = read_bed(bed)
+    bed_source = os.fspath(args.bed) if isinstance(args.bed, (str, os.PathLike)) else "BED table"
+    bed_df = read_bed(args.bed)
     length = _resolve_length(bed_df, length, bed_source)
 
-    vcf = open_variants(variants, allow_unphased=allow_unphased) if variants is not None else None
+    vcf = open_variants(args.variants, allow_unphased=args.allow_unphased) if args.variants is not None else None
     chosen = _choose_samples(vcf, tracks, samples)
     if vcf is not None and chosen != vcf.samples:
-        vcf = open_variants(variants, chosen, allow_unphased=allow_unphased)
-    if var_fields and vcf is None:
+        vcf = open_variants(args.variants, chosen, allow_unphased=args.allow_unphased)
+    if args.var_fields and vcf is None:
         raise InputFileError("var_fields needs variants= (a VCF/BCF with those fields).")
-    field_specs = _variant_fields.resolve(vcf, var_fields, dosage_field) if vcf is not None else []
-    fasta = FastaReader(reference) if reference is not None else None
+    field_specs = _variant_fields.resolve(vcf, args.var_fields, args.dosage_field) if vcf is not None else []
+    fasta = FastaReader(args.reference) if args.reference is not None else None
 
     contigs = list(dict.fromkeys(bed_df["chrom"].to_list()))
     contig_lengths = _contig_lengths(contigs, vcf, tracks, fasta, chosen)
@@ -244,7 +226,7 @@ def _prepare(
     contig_idx = np.array([contigs.index(c) for c in bed_df["chrom"]], np.int32)
     ploidy = vcf.ploidy if vcf is not None else 2
     per_region, per_sample = _plan.partition_sizes(
-        len(start), len(chosen), ploidy, budget, regions_per_partition, samples_per_partition
+        len(start), len(chosen), ploidy, budget, args.regions_per_partition, args.samples_per_partition
     )
     plan = _plan.Plan(
         n_regions=len(start),
@@ -257,21 +239,21 @@ def _prepare(
         max_jitter=int(max_jitter),
         ploidy=int(ploidy),
         max_mem=int(budget),
-        allow_unphased=bool(allow_unphased),
+        allow_unphased=bool(args.allow_unphased),
         bed_source=bed_source,
-        variants=describe(variants),
+        variants=describe(args.variants),
         reference=fasta.path if fasta is not None else None,
         tracks=[track_record(t) for t in tracks],
         annotations=[track_record(t) for t in annotations],
         out=out,
-        overwrite=bool(overwrite),
-        var_fields=list(var_fields) if var_fields else None,
-        dosage_field=str(dosage_field),
+        overwrite=bool(args.overwrite),
+        var_fields=list(args.var_fields) if args.var_fields else None,
+        dosage_field=str(args.dosage_field),
         field_specs=[asdict(f) for f in field_specs],
     )
     plan.fingerprints = _plan.fingerprint(_plan.input_paths(plan))
     inputs = Inputs(
-        variants, allow_unphased, chosen, fasta, tracks, annotations, vcf=vcf,
+        args.variants, args.allow_unphased, chosen, fasta, tracks, annotations, vcf=vcf,
         var_fields=plan.var_fields, dosage_field=plan.dosage_field,
     )  # fmt: skip
     return plan, inputs, (bed_df, contig_idx, start, end)
