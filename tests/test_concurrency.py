@@ -185,6 +185,26 @@ def test_open_maps_track_shards_in_the_background_and_forks_cleanly(tiles_datase
         np.testing.assert_array_equal(got, want)
 
 
+def test_open_loads_the_read_kernels_before_it_returns(tiles_dataset: Path) -> None:
+    """A fresh process's `open` sets numba up and loads the cached read kernels in a thread it
+    joins before returning, so a batch straight after `open` waits for none of it."""
+    import subprocess
+    import sys
+
+    gvl.Dataset.open(tiles_dataset, FASTA)[0, 0]  # compiled and in numba's disk cache now
+    code = (
+        "import threading, gvl_zarr as gvl\n"
+        "from gvl_zarr._kernels.haplotypes import reconstruct\n"
+        f"ds = gvl.Dataset.open({str(tiles_dataset)!r}, {str(FASTA)!r})\n"
+        "names = [t.name for t in threading.enumerate()]\n"
+        "assert reconstruct.overloads and 'gvl_zarr-kernels' not in names, names\n"
+        "ds[0, 0]\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
 def test_background_threads_are_stopped_and_joined_at_exit(tiles_dataset: Path) -> None:
     """The exit handler stops the verifier, preloader and warm-up threads and joins them (one
     ended inside a nogil kernel during finalisation aborted a finished script), and the

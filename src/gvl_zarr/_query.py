@@ -23,7 +23,6 @@ from ._annotation import is_annotation
 from ._cache import ChunkCache, resolve_budget
 from ._chunks import FlatArray, GridArray, Table, range_index, together
 from ._contigs import require_contig
-from ._kernels import prepare
 from ._kernels._threads import run_split
 from ._kernels.haplotypes import reconstruct, reference_windows
 from ._kernels.ragged import gather_rows
@@ -58,6 +57,7 @@ class StoreData:
         disk_cache: str | os.PathLike | None = None,
         disk_cache_bytes: int | str = "10GiB",
     ) -> None:
+        kernels = _warm.kernels()  # numba set-up and cached kernels, while the store opens
         self.location = location
         self.storage_options = storage_options
         self.disk_cache = os.fspath(disk_cache) if disk_cache is not None else None
@@ -116,8 +116,9 @@ class StoreData:
         elif attrs.get("has_reference"):
             self.ref = StoreReference(self._flat(schema.REFERENCE.path), self.ref_offsets)
         self._plan_residency()
-        _warm.start(self)  # maps track shards while `prepare` runs, then loads the kernels
-        prepare()
+        _warm.start(self)  # maps track shards and reads shard indexes in the background
+        if kernels is not None:
+            kernels.join()
 
     def _plan_residency(self) -> None:
         """Decode whole arrays into resident buffers while they fit the cache's reservable

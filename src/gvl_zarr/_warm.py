@@ -1,15 +1,21 @@
-"""Do, in the background from `Dataset.open`, what a local store's first batch would do first.
+"""Do, from `Dataset.open`, what a store's first batch would otherwise do first.
 
 A fresh process's first batch of a 1,000-region store with tracks spent ~20 ms mapping the
 three track interval shards (reading and checking their 16 MB shard indexes) and ~2-14 ms a
-kernel loading numba's cached machine code, five to eight kernels (first batch 80-120 ms
-after `open`; 23 ms with both done beforehand). `start` runs both in a thread: the mapping
-overlaps `open`'s own set-up, and the kernels load while the caller configures the dataset
-or builds its DataLoader. It also reads the shard indexes of the chunked arrays a first
-batch reads (~1.5 ms each otherwise) and imports numpy.ma, which numpy imports on the first
-`np.unique`. A batch that comes first waits only for what it needs (the shard
-lock, numba's compiler lock). Before a fork the thread is joined, so no child inherits a
-held lock; at exit it is joined too (`_shutdown`).
+kernel loading numba's cached machine code, five to eight kernels, after numba's ~0.19 s
+registry set-up.
+
+- `kernels` runs the registry set-up and the kernel loads in a thread started first thing
+  in `open`, which joins it before returning: LLVM's object loading runs without the GIL,
+  so it overlaps `open`'s reads. Measured on the kit store (`benchmarks/first_batch.py STORE
+  haps+tracks`, five alternating fresh processes): first batch straight after `open` 84-371 ms
+  → 21-46 ms, `open` 0.26-0.33 → 0.28-0.46 s, the two together ~0.41 → ~0.36 s. (Loading
+  them in the background after `open` instead left a batch straight after it waiting.)
+- `start` (local stores) maps the track shards, reads the shard indexes of the chunked arrays
+  a first batch reads (~1.5 ms each otherwise) and imports numpy.ma (numpy imports it on the
+  first `np.unique`: 8-20 ms) in a thread that outlives `open`; a batch that comes first
+  waits only for what it needs (the shard lock). Before a fork the thread is joined, so no
+  child inherits a held lock; at exit both threads are joined too (`_shutdown`).
 """
 
 from __future__ import annotations
@@ -20,14 +26,14 @@ import weakref
 from typing import Any
 
 from . import _shutdown
-from ._kernels import load_cached
+from ._kernels import load_cached, prepare
 
 _loaded = [False]
 _threads: list[threading.Thread] = []
 
 
 def start(data: Any) -> None:
-    """Map `data`'s local track shards and load the read kernels, in a background thread."""
+    """Map `data`'s local track shards and read its shard indexes, in a background thread."""
     if data.remote:
         return
     ref = weakref.ref(data)
@@ -52,9 +58,22 @@ def _run(ref: weakref.ref) -> None:
     # numpy imports numpy.ma on the first np.unique (8-20 ms, inside a first batch otherwise)
     import numpy.ma  # noqa: F401
 
-    if not _loaded[0]:
-        _loaded[0] = True
-        load_cached(_read_kernels())
+
+def kernels() -> threading.Thread | None:
+    """Start numba's registry set-up and the read kernels' cached code loading in a thread
+    (once per process); `open` joins it before returning. LLVM's object loading runs
+    without the GIL, so it overlaps `open`'s own reads."""
+    if _loaded[0]:
+        return None
+    _loaded[0] = True
+    thread = threading.Thread(target=_load_kernels, daemon=True, name="gvl_zarr-kernels")
+    _shutdown.start(thread)
+    return thread
+
+
+def _load_kernels() -> None:
+    prepare()
+    load_cached(_read_kernels())
 
 
 def _first_read(data: Any) -> list[Any]:
