@@ -178,9 +178,8 @@ class ShardedArray:
         """Read the shard indexes of the first `limit` shards into the cache, ahead of the
         chunk reads that need them (`_warm`: ~1.5 ms each in a first batch otherwise)."""
         grid = tuple(-(-n // s) for n, s in zip(self.shape, self.shard, strict=True))
-        shards = list(itertools.islice(np.ndindex(*grid), limit))
-        if shards and self.shape and min(self.shape) > 0:
-            keys = [self._index_key(tuple(int(x) for x in s)) for s in shards]
+        keys = [self._index_key(s) for s in itertools.islice(np.ndindex(*grid), limit)]  # none if empty
+        if keys and self.shape:
             self._cache.get_many(keys, self._load_indexes)
 
     def chunk_steps(self, step: int):

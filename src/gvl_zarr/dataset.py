@@ -513,12 +513,7 @@ class Dataset:
     def __getitem__(self, key: Any) -> Any:
         """`ds[i]` / `ds[:10]`: raveled instances (region-major); `ds[r, s]`: regions × samples,
         each also by name (regions with `region_names` set, samples always)."""
-        if (
-            isinstance(key, tuple)
-            and len(key) == 2
-            and not (_int_array(key[0]) and _int_array(key[1]))  # the DataLoader's form, checked first
-            and (is_names(key[0]) or is_names(key[1]))
-        ):
+        if isinstance(key, tuple) and len(key) == 2 and (is_names(key[0]) or is_names(key[1])):
             r_key = self._named_regions(key[0]) if is_names(key[0]) else key[0]
             s_key = self._sample_positions(key[1]) if is_names(key[1]) else key[1]
             key = (r_key, s_key)
@@ -672,10 +667,6 @@ def _is_file(value: Any) -> bool:
 
 
 _RNGS: dict[tuple[int, int], np.random.Generator] = {}
-
-
-def _int_array(key: Any) -> bool:
-    return type(key) is np.ndarray and key.dtype.kind in "iu"
 
 
 def _process_rng(seed: int) -> np.random.Generator:
