@@ -23,6 +23,7 @@ import contextlib
 import itertools
 import mmap
 import os
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Hashable
@@ -42,6 +43,7 @@ from ._store import for_this_process
 from .errors import DamagedStoreError, GvlError, IncompleteDatasetError
 
 _EMPTY = np.uint64(2**64 - 1)
+_MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000 if sys.platform.startswith("linux") else 0)
 _ARRAYS: weakref.WeakSet[ShardedArray] = weakref.WeakSet()
 
 
@@ -78,11 +80,16 @@ def _lazy_buffer(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
 
     numpy asks for transparent huge pages on large arrays; a buffer filled chunk by chunk at
     random then zeroes a whole 2 MiB page for every 32 KiB chunk: measured 130 ms instead of
-    ~2 ms for the first batch of a 370 MB interval buffer."""
+    ~2 ms for the first batch of a 370 MB interval buffer.
+
+    The mapping is private: its pages are the process's own (RssAnon), as they are. mmap's
+    default, a shared anonymous mapping, counts them as shared memory (RssShmem) instead, and a
+    forked DataLoader worker writing a chunk would write into its parent's buffer too. Not
+    reserved up front (MAP_NORESERVE): only the pages written count against overcommit."""
     nbytes = int(np.prod(shape)) * dtype.itemsize
     if nbytes == 0:
         return np.zeros(shape, dtype)
-    mem = mmap.mmap(-1, nbytes)
+    mem = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE)
     if hasattr(mmap, "MADV_NOHUGEPAGE"):
         mem.madvise(mmap.MADV_NOHUGEPAGE)
     return np.frombuffer(mem, dtype).reshape(shape)
