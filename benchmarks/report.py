@@ -54,7 +54,7 @@ def header(meta: dict[str, Any]) -> str:
         "Reads: random (region, sample) batches, a fresh stream per configuration.\n\n"
         f"Throughput: median of {b['repeats']} repeats of {b['budget_s']} s after "
         f"{b['warmup_s']} s warm-up, [min–max]; naive: {b['naive_repeats']} single batches. "
-        "MB/s counts output bytes (10^6). Memory: MiB; `anon` is RssAnon (private memory), "
+        "MB/s counts output bytes (10^6). Memory: MiB; `anon` is RssAnon + RssShmem (private memory; the second counts anonymous shared maps), "
         "`file` is RssFile (mapped files, e.g. libraries), sampled after every batch; "
         "`peak RSS` is ru_maxrss."
     )
@@ -66,7 +66,11 @@ def mem(res: dict[str, Any] | None, point: str = "peak", key: str = "anon") -> s
     if not memory:
         return "–"
     values = memory["peak"] if point == "peak" else memory["points"].get(point)
-    return fmt(values[key]) if values else "–"
+    if not values:
+        return "–"
+    if key == "anon":  # anonymous shared maps are private memory too (results before 88e5836
+        return fmt(values["anon"] + values.get("shmem", 0.0))  # held resident buffers there)
+    return fmt(values[key])
 
 
 def summary_table(meta: dict[str, Any], systems: dict[str, Any]) -> str:
@@ -259,7 +263,7 @@ def start_table(meta: dict[str, Any], systems: dict[str, Any]) -> str:
         f"{shape['length']:,}, jitter 0)\n\n"
         + table(head, rows)
         + "\n\n`cold`: empty numba cache (compiles); `warm`: cache filled by the cold run. "
-        "`anon`/`file`: RssAnon/RssFile after the first batch."
+        "`anon`/`file`: RssAnon + RssShmem / RssFile after the first batch."
     )
 
 
@@ -299,8 +303,8 @@ def memory_table(meta: dict[str, Any], systems: dict[str, Any]) -> str:
     return (
         "### Memory of the read processes, MiB\n\n"
         + table(head, rows)
-        + "\n\nOne process per system, length and output (both jitters). `anon` = RssAnon "
-        "(private: heap, caches, JIT code), `file` = RssFile (resident pages of mapped files: "
+        + "\n\nOne process per system, length and output (both jitters). `anon` = RssAnon + RssShmem "
+        "(private: heap, caches, JIT code, anonymous maps), `file` = RssFile (resident pages of mapped files: "
         "libraries, memory-mapped data), sampled after open, after every batch (peak) and after "
         "the loop; `peak RSS` = ru_maxrss (true peak of all resident memory)."
     )
