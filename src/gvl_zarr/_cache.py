@@ -6,11 +6,12 @@ the store: decoded chunks are evicted least-recently-used first once the budget 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 import numpy as np
@@ -59,7 +60,6 @@ def resolve_budget(cache_bytes: int | float | str | None) -> int:
 RESIDENT_SHARE = 0.5
 """Share of the budget that whole arrays may reserve (see `ChunkCache.reserve`)."""
 
-
 _CACHES: weakref.WeakSet[ChunkCache] = weakref.WeakSet()
 
 
@@ -83,6 +83,10 @@ class ChunkCache:
     which its reads keep refreshing (measured: most of every third window fetched twice).
     Unread prefetched chunks of tasks no longer ahead (`stale_before`: a DataLoader worker
     reads only its own batches of a window) become the least recently used ones.
+
+    Chunks of paged arrays (`_paged.py`) are entries like any other, whose arrays are views
+    of the array's buffer; evicting one retires it, and its pages are released once no batch
+    is `reading` (the readers' count and the retired chunks live here, under the one lock).
     """
 
     def __init__(self, budget: int) -> None:
@@ -101,6 +105,11 @@ class ChunkCache:
         self._lock = threading.Lock()
         self.disk: Any = None
         """A `DiskChunkCache` of raw remote byte ranges under this cache, or None."""
+        self._paged: dict[int, Any] = {}  # array id -> its `Pages`
+        self._retired: list[tuple[Hashable, Any, int]] = []  # (key, Pages, chunk): pages to release
+        self._readers = 0
+        self._here = threading.local()
+        self.tick = 0
         _CACHES.add(self)
 
     def _after_fork(self) -> None:
@@ -111,6 +120,73 @@ class ChunkCache:
         self._fresh = OrderedDict()
         self._pending = {}
         self.nbytes = self.inflight = 0
+        self._retired, self._readers = [], 0
+        self._here = threading.local()
+        for pages in self._paged.values():
+            pages.forget()
+
+    # ------------------------------------------------------------- paged arrays
+    def add_paged(self, array_id: int, pages: Any) -> None:
+        """Count the chunks of `pages` (a `_paged.Pages`) under keys (array_id, (chunk,))."""
+        with self._lock:
+            self._paged[array_id] = pages
+
+    def next_tick(self) -> int:
+        """A new read time for `Pages.read_tick` (races between threads only blur recency)."""
+        self.tick += 1
+        return self.tick
+
+    @property
+    def reading_here(self) -> bool:
+        """Whether this thread is inside `reading()`: paged rows may be used in place."""
+        return getattr(self._here, "depth", 0) > 0
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Paged chunks read in place inside this block keep their rows until every thread
+        reading has left it: pages of chunks evicted meanwhile are released then (between
+        batches, for a DataLoader). Entering never waits: a reader's helper threads (`_chunks.
+        together`) enter while it waits on them."""
+        depth = getattr(self._here, "depth", 0)
+        with self._lock:
+            self._readers += 1
+        self._here.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._here.depth = depth
+            with self._lock:
+                self._readers -= 1
+                if self._readers == 0 and self._retired:
+                    self._release()
+
+    def _paged_chunk(self, key: Hashable) -> tuple[Any, int] | None:
+        """(Pages, chunk) when `key` is a paged array's chunk."""
+        if not self._paged or type(key) is not tuple or len(key) != 2 or type(key[1]) is not tuple:
+            return None
+        pages = self._paged.get(key[0])
+        return None if pages is None else (pages, key[1][0])
+
+    def _retire(self, key: Hashable) -> None:
+        """A paged chunk left the cache (or was written and not kept): mark it not loaded
+        and release its pages when no batch reads (under the lock)."""
+        found = self._paged_chunk(key)
+        if found is not None:
+            pages, chunk = found
+            pages.loaded[chunk] = False
+            self._retired.append((key, pages, chunk))
+
+    def _release(self) -> None:
+        """Release the pages of retired chunks not loaded or being written again (no thread
+        is inside `reading`; under the lock)."""
+        by_pages: dict[int, tuple[Any, list[int]]] = {}
+        for key, pages, chunk in self._retired:
+            if key not in self._pending:  # being written by a fetch: loaded or retired after
+                by_pages.setdefault(id(pages), (pages, []))[1].append(chunk)
+        self._retired = []
+        for pages, chunks in by_pages.values():
+            unique = np.unique(np.array(chunks, np.int64))
+            pages.release(unique[~pages.loaded[unique]])
 
     def __len__(self) -> int:
         return len(self._items) + len(self._fresh)
@@ -132,6 +208,7 @@ class ChunkCache:
         out: list[np.ndarray | None] = [None] * len(keys)
         missing: list[int] = []
         waiting: list[tuple[int, threading.Event]] = []
+        mine = threading.Event()  # one for all the keys this call loads (an Event is ~3 µs)
         with self._lock:
             for i, key in enumerate(keys):
                 arr = self._get(key)
@@ -141,7 +218,7 @@ class ChunkCache:
                     waiting.append((i, self._pending[key]))
                 else:
                     missing.append(i)
-                    self._pending[key] = threading.Event()  # a prefetch skips what a batch fetches
+                    self._pending[key] = mine  # a prefetch skips what a batch fetches
             self.hits += len(keys) - len(missing) - len(waiting)
             self.misses += len(missing)
             self.waits += len(waiting)
@@ -179,6 +256,8 @@ class ChunkCache:
                     event = self._pending.pop(keys[i], None)
                     if event is not None:
                         event.set()
+                    if out[i] is None:  # failed: a paged chunk's rows may be half written
+                        self._retire(keys[i])
 
     # ------------------------------------------------------------ prefetch
     def cached(self, key: Hashable) -> bool:
@@ -201,8 +280,9 @@ class ChunkCache:
         entries evicted), counted in flight until fulfilled."""
         with self._lock:
             mine = [k for k in dict.fromkeys(keys) if not self.cached(k)]
+            event = threading.Event()  # one for the claim: its keys are fulfilled together
             for key in mine:
-                self._pending[key] = threading.Event()
+                self._pending[key] = event
             if mine:
                 self.inflight += nbytes
                 self._evict()
@@ -218,6 +298,8 @@ class ChunkCache:
                 if arrays is not None:
                     self.bytes_decoded += arrays[i].nbytes
                     self._put(key, arrays[i], fresh=task)
+                else:
+                    self._retire(key)
                 event = self._pending.pop(key, None)
                 if event is not None:
                     event.set()
@@ -249,18 +331,35 @@ class ChunkCache:
     def _put(self, key: Hashable, arr: np.ndarray, fresh: int | None = None) -> None:
         self._pop(key)
         if arr.nbytes > self.budget - self.reserved:
+            self._retire(key)
             return
         if fresh is not None:
             self._fresh[key] = (fresh, arr)
         else:
             self._items[key] = arr
         self.nbytes += arr.nbytes
+        found = self._paged_chunk(key)
+        if found is not None:
+            pages, chunk = found
+            pages.loaded[chunk] = True
+            pages.placed_tick[chunk] = self.tick
         self._evict()
         self.peak = max(self.peak, self.nbytes + self.reserved + self.inflight)
 
     def _evict(self) -> None:
         while self.nbytes + self.inflight > self.capacity and (self._items or self._fresh):
-            self._pop(next(iter(self._items or self._fresh)))
+            key = next(iter(self._items or self._fresh))
+            found = self._paged_chunk(key)
+            if found is not None:
+                pages, chunk = found
+                if pages.read_tick[chunk] > pages.placed_tick[chunk]:  # read in place since placed
+                    pages.placed_tick[chunk] = self.tick
+                    arr = self._items.pop(key, None)
+                    self._items[key] = self._fresh.pop(key)[1] if arr is None else arr
+                    continue
+            self._pop(key)
+        if self._retired and self._readers == 0:
+            self._release()
 
     def _pop(self, key: Hashable) -> None:
         old = self._items.pop(key, None)
@@ -269,6 +368,7 @@ class ChunkCache:
             old = entry[1] if entry is not None else None
         if old is not None:
             self.nbytes -= old.nbytes
+            self._retire(key)
 
     def reserve(self, nbytes: int) -> bool:
         """Set aside `nbytes` of the budget for an array decoded whole; False when the
@@ -290,6 +390,7 @@ class ChunkCache:
         with self._lock:
             for key in [k for k in (*self._items, *self._fresh) if isinstance(k, tuple) and k[0] == prefix]:
                 self._pop(key)
+            self._paged.pop(prefix, None)  # type: ignore[call-overload]
 
     def stats(self) -> dict[str, int]:
         """Budget, bytes reserved for whole arrays, bytes of chunks held, chunks held, hits,

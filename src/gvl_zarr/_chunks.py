@@ -39,6 +39,7 @@ from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
 
 from ._cache import ChunkCache
 from ._kernels.gather import take_grid
+from ._paged import Pages
 from ._store import for_this_process
 from .errors import DamagedStoreError, GvlError, IncompleteDatasetError
 
@@ -89,10 +90,16 @@ def _lazy_buffer(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     nbytes = int(np.prod(shape)) * dtype.itemsize
     if nbytes == 0:
         return np.zeros(shape, dtype)
+    return np.frombuffer(lazy_map(nbytes), dtype).reshape(shape)
+
+
+def lazy_map(nbytes: int) -> mmap.mmap:
+    """`nbytes` (> 0) of private anonymous memory, committed page by page as written (see
+    `_lazy_buffer`)."""
     mem = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE)
     if hasattr(mmap, "MADV_NOHUGEPAGE"):
         mem.madvise(mmap.MADV_NOHUGEPAGE)
-    return np.frombuffer(mem, dtype).reshape(shape)
+    return mem
 
 
 class ShardedArray:
@@ -128,6 +135,8 @@ class ShardedArray:
         self._buffer: np.ndarray | None = None
         self._loaded: np.ndarray | None = None
         self._complete = False
+        self.pages: Pages | None = None
+        """Set for a paged array (`FlatArray.make_paged`)."""
         self._lock = threading.Lock()
         self.on_first_use: Callable[[ShardedArray], None] | None = None
         self._used_pid = -1
@@ -224,7 +233,9 @@ class ShardedArray:
         """Decoded inner chunks at inner-grid `coords` (each of shape `inner`), via the LRU."""
         return self._cache.get_many([(self._id, c) for c in coords], self._load)
 
-    def _load(self, keys: list[Hashable]) -> list[np.ndarray]:
+    def _load(self, keys: list[Hashable], in_place: bool = True) -> list[np.ndarray]:
+        """Decode chunks at `keys`' coordinates; a paged array's into its buffer (`in_place`),
+        the caller having marked them pending in the cache."""
         coords = np.array([k[1] for k in keys], np.int64).reshape(len(keys), -1)  # type: ignore[index]
         shard_keys, local = self._shards_of(coords)
         wanted = sorted(set(shard_keys))
@@ -233,14 +244,14 @@ class ShardedArray:
         )
         return self._read_parsed(
             self._chunk_requests(coords, shard_keys, local, indexes),
-            lambda blobs: [self._decode(b, k[1]) for b, k in zip(blobs, keys, strict=True)],  # type: ignore[index]
+            lambda blobs: [self._decode(b, k[1], in_place) for b, k in zip(blobs, keys, strict=True)],  # type: ignore[index]
         )
 
     def _shards_of(self, coords: np.ndarray) -> tuple[list[tuple[int, ...]], np.ndarray]:
         """(shard of each inner chunk at `coords`, its position in its shard's index)."""
         per = np.array(self.per_shard, np.int64)
         local = np.ravel_multi_index(tuple((coords % per).T), self.per_shard)
-        return [tuple(int(x) for x in row) for row in coords // per], local
+        return list(map(tuple, (coords // per).tolist())), local
 
     def _index_key(self, shard: tuple[int, ...]) -> tuple:
         return (self._id, "index", shard)
@@ -273,7 +284,7 @@ class ShardedArray:
     def read_uncached(self, coords: np.ndarray) -> list[np.ndarray]:
         """Decode the inner chunks at `coords` ((k, ndim) ints), checksums checked, without
         keeping them in the LRU (`gvl-zarr validate` reads every chunk once)."""
-        return self._load([(self._id, tuple(int(x) for x in c)) for c in coords])
+        return self._load([(self._id, c) for c in map(tuple, np.asarray(coords).tolist())], in_place=False)
 
     def _load_indexes(self, keys: list[Hashable]) -> list[np.ndarray]:
         shards = [k[2] for k in keys]  # type: ignore[index]
@@ -292,10 +303,15 @@ class ShardedArray:
             out.append(np.frombuffer(blob, "<u8", count=self.n_inner * 2).reshape(-1, 2))
         return out
 
-    def _decode(self, blob: bytes, coords: tuple[int, ...]) -> np.ndarray:
+    def _decode(self, blob: bytes, coords: tuple[int, ...], in_place: bool = True) -> np.ndarray:
+        """The chunk at `coords` from its stored bytes, checked; a paged array's is decoded
+        into its rows of the buffer (`in_place`; see `_load`)."""
         if len(blob) < 4 or google_crc32c.value(blob[:-4]) != int.from_bytes(blob[-4:], "little"):
             raise self._damaged(coords, "fails its crc32c checksum")
-        out = np.empty(self.inner, self.dtype)
+        if self.pages is not None and in_place:
+            out = self.pages.view(int(coords[0]))
+        else:
+            out = np.empty(self.inner, self.dtype)
         body = memoryview(blob)[:-4]
         if self.raw:
             if len(body) != out.nbytes:
@@ -507,7 +523,7 @@ def prefetch_chunks(items: list[tuple[ShardedArray, np.ndarray]], limit: int, ta
         if arr.resident:
             missing, keys = arr._not_loaded(coords), None
         else:
-            keys = [(arr._id, c) for c in dict.fromkeys(tuple(int(x) for x in row) for row in coords)]
+            keys = [(arr._id, c) for c in dict.fromkeys(map(tuple, coords.tolist()))]
             arr._cache.refresh(keys, task)
             keys = [k for k in keys if not arr._cache.cached(k)]
             missing = np.array([k[1] for k in keys], np.int64).reshape(len(keys), len(arr.shape))
@@ -555,7 +571,7 @@ def prefetch_chunks(items: list[tuple[ShardedArray, np.ndarray]], limit: int, ta
                 reads.append((arr, missing, claim, requests))
             fetched = fetch_remote([(arr, requests) for arr, _, _, requests in reads])
             for (arr, missing, claim, _), blobs in zip(reads, fetched, strict=True):
-                chunks = [arr._decode(b, tuple(int(x) for x in c)) for b, c in zip(blobs, missing, strict=True)]
+                chunks = [arr._decode(b, c) for b, c in zip(blobs, map(tuple, missing.tolist()), strict=True)]
                 if claim is None:
                     arr._keep(missing, chunks)
                 else:
@@ -600,8 +616,30 @@ class FlatArray(ShardedArray):
         new_lo[nz] = np.searchsorted(needed, first) * c + lo[nz] % c
         return needed, new_lo
 
+    # ------------------------------------------------------------- paged
+    def make_paged(self) -> bool:
+        """Read cached chunks in place from a buffer of all rows (`_paged.py`) from now on;
+        whether the array is paged (not where its chunks are not whole pages)."""
+        if self.pages is None and not self.resident and self.shape[0] > 0 and Pages.usable(self.chunk_nbytes):
+            self.pages = Pages(-(-self.shape[0] // self.inner[0]), self.inner[0], self.dtype)
+            self._cache.add_paged(self._id, self.pages)
+        return self.pages is not None
+
+    def page_in(self, needed: np.ndarray) -> np.ndarray:
+        """Paged arrays: load the chunks `needed` (sorted ids) not in the buffer; the buffer,
+        valid while the caller is inside `ChunkCache.reading`."""
+        pages = self.pages
+        assert pages is not None
+        loaded = pages.loaded[needed]
+        if not loaded.all():
+            self.chunks([(int(c),) for c in needed[~loaded]])
+        pages.read_tick[needed] = self._cache.next_tick()
+        return pages.buffer
+
     def held(self, needed: np.ndarray) -> bool:
         """Whether chunks `needed` (ids) are all in memory: resident, or in the LRU now."""
+        if self.pages is not None:
+            return bool(self.pages.loaded[needed].all())
         if self.resident:
             return self._complete or bool(self._loaded.reshape(-1)[needed].all())  # type: ignore[union-attr]
         return self._cache.holds([(self._id, (int(c),)) for c in needed])
@@ -623,6 +661,10 @@ class FlatArray(ShardedArray):
             return self._ensure(needed[:, None])
         if needed.size == 0:
             return np.zeros(0, self.dtype)
+        if self.pages is not None:
+            with self._cache.reading():
+                self.page_in(needed)
+                return self.pages.copy(needed)
         arrays = self.chunks([(int(c),) for c in needed])
         return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
@@ -642,6 +684,8 @@ class FlatArray(ShardedArray):
         if self.resident:
             return self.ensure_rows(lo, hi), lo
         needed, new_lo = self.plan(lo, hi)
+        if self.pages is not None and self._cache.reading_here:
+            return self.page_in(needed), lo
         return self.staged(needed), new_lo
 
     def take(self, index: np.ndarray) -> np.ndarray:
@@ -657,6 +701,9 @@ class FlatArray(ShardedArray):
         needed = np.unique(ids)
         if self.resident:
             return self._ensure(needed[:, None])[index]
+        if self.pages is not None:
+            with self._cache.reading():
+                return self.page_in(needed)[index]
         staged = self.staged(needed)
         return staged[np.searchsorted(needed, ids) * c + flat % c].reshape(index.shape)
 
@@ -689,6 +736,28 @@ class Table:
         for a in self.arrays:
             a.make_resident()
 
+    def make_paged(self) -> bool:
+        """Page every array (`FlatArray.make_paged`), or none; whether they are."""
+        if all(a.pages is None and Pages.usable(a.chunk_nbytes) for a in self.arrays):
+            for a in self.arrays:
+                a.make_paged()
+        return all(a.pages is not None for a in self.arrays)
+
+    def _paged_ranges(self, lo: np.ndarray, hi: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """`ranges` of paged arrays: in place inside `ChunkCache.reading`, else copied."""
+        first = self.arrays[0]
+        cache = first._cache
+        needed, new_lo = first.plan(lo, hi)
+        in_place = cache.reading_here  # the caller's reading() outlives this call
+        with cache.reading():
+            if all(a.held(needed) for a in self.arrays):
+                bufs = [a.page_in(needed) for a in self.arrays]
+            else:  # remote: the arrays' fetches in flight together
+                bufs = _each(self.arrays, lambda a: a.page_in(needed))
+            if in_place:
+                return bufs, lo
+            return [a.pages.copy(needed) for a in self.arrays], new_lo  # type: ignore[union-attr]
+
     def rows_in_place(self, lo: np.ndarray, hi: np.ndarray) -> tuple[list[np.ndarray], np.ndarray, int] | None:
         """(typed views of the arrays' mapped shards, (n_arrays, n_chunks) element offsets of
         their chunks, rows per chunk) to read rows [lo[i], hi[i]) in place with no copy, or
@@ -713,6 +782,8 @@ class Table:
 
             return mapped_ranges(self.mapped, lo, hi)
         first = self.arrays[0]
+        if first.pages is not None:
+            return self._paged_ranges(lo, hi)
         if self.resident:
             if first._local is not None or all(a.complete for a in self.arrays):
                 return [a.ensure_rows(lo, hi) for a in self.arrays], lo

@@ -123,7 +123,8 @@ class StoreData:
     def _plan_residency(self) -> None:
         """Decode whole arrays into resident buffers while they fit the cache's reservable
         share, smallest per-instance cost first: the reference, the variant table, offsets,
-        calls, then track intervals. The rest is read chunk by chunk through the LRU."""
+        calls, then track intervals. The rest is read chunk by chunk through the LRU, flat
+        arrays of whole-page chunks in place (`_paged.py`)."""
         candidates: list[list[Any]] = []
         if isinstance(self.ref, StoreReference):
             candidates.append([self.ref.sequence])
@@ -136,6 +137,10 @@ class StoreData:
                 for a in group:
                     a.make_resident()
                     self._resident.extend(a.arrays if isinstance(a, Table) else [a])
+        for group in candidates:  # the rest: flat arrays of whole-page chunks are paged
+            for a in group:
+                if not a.resident and isinstance(a, FlatArray | Table):
+                    a.make_paged()
         self._ref_bounds = np.stack([self.ref_offsets[:-1], self.ref_offsets[1:]], axis=1)
         self._set_value_ranges()
         # weakly: the preload thread's queue keeps arrays, which must not keep this alive

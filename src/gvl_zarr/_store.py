@@ -106,6 +106,8 @@ def for_this_process(store: Store, opened_in: int) -> Store:
 
     if opened_in == os.getpid() or not isinstance(store, FsspecStore) or not getattr(store.fs, "async_impl", False):
         return store
+    if hasattr(store.fs, "sync_fs"):  # fsspec's AsyncFileSystemWrapper (file:// mappers): it
+        return store  # runs a sync filesystem in threads and holds no connection of a loop
     key = (id(store), os.getpid())
     fresh = _FRESH.get(key)
     if fresh is None:

@@ -532,15 +532,17 @@ class Dataset:
         names = list(st.return_tracks)
         if st.return_sequences in ("haplotypes", "annotated"):
             rng = _process_rng(st.seed) if not st.deterministic else None
-            outputs = _outputs.haplotype_outputs(d, st, regions, samples, win, shape, rng)
+            with d.cache.reading():  # kernels read paged chunks in place; outputs are new arrays
+                outputs = _outputs.haplotype_outputs(d, st, regions, samples, win, shape, rng)
             return self._finish(outputs, ds_idx, r_local, s_local, shape)
-        if st.return_sequences == "variants":
+        if st.return_sequences == "variants":  # (may return views of what it reads: copies)
             return self._finish([read_variants(d, regions, samples, win, shape, st)], ds_idx, r_local, s_local, shape)
         length = st.output_length if isinstance(st.output_length, int) else None
-        if st.return_sequences == "reference":
-            seq = _query.read_reference(d, regions, win, length)
-        if names:
-            tracks = _query.read_tracks_reference(d, names, regions, samples, win, length)
+        with d.cache.reading():
+            if st.return_sequences == "reference":
+                seq = _query.read_reference(d, regions, win, length)
+            if names:
+                tracks = _query.read_tracks_reference(d, names, regions, samples, win, length)
         if st.rc_neg and d.any_minus_strand:
             neg = d.r_strand[regions] == -1
             if neg.any():
