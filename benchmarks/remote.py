@@ -11,7 +11,7 @@ read with random and chunk-aware shuffling (`to_dataloader(shuffle="chunks")`) a
     .venv/bin/python benchmarks/remote.py --store big.gvl --shuffles chunks --prefetch on --harness
     .venv/bin/python benchmarks/remote.py --store big.gvl --shuffles chunks --prefetch on --mapper
 
-Needs the test extra (moto[server], s3fs). Prints one line per (location, shuffle, prefetch):
+Needs the test and bench extras (moto[server], s3fs, waitress). Prints one line per (location, shuffle, prefetch):
 instances/s, requests per batch and round trips per batch (requests that found none in
 flight) counted by the server. moto serves a range without copying the whole object.
 `--mapper` adds the store read through an fsspec file:// mapper (the remote read path with
@@ -107,21 +107,33 @@ def delayed(environ, start_response):
             stats["inflight"] -= 1
 
 
-server = make_server("127.0.0.1", 0, delayed, True, request_handler=MotoRequestHandler)
-server.request_queue_size = 256
-threading.Thread(target=server.serve_forever, daemon=True).start()
-print(server.server_address[1], flush=True)
+if KEEP_ALIVE:
+    # werkzeug's server closes every connection after one response ("Connection: close"), so
+    # each request paid a TCP connect and close on both sides (~25% of the client's event-loop
+    # time in py-spy); S3 keeps connections alive. waitress serves HTTP/1.1 keep-alive.
+    from waitress import create_server
+
+    server = create_server(delayed, host="127.0.0.1", port=0, threads=64, backlog=256)
+    threading.Thread(target=server.run, daemon=True).start()
+    print(server.effective_port, flush=True)
+else:
+    server = make_server("127.0.0.1", 0, delayed, True, request_handler=MotoRequestHandler)
+    server.request_queue_size = 256
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(server.server_address[1], flush=True)
 sys.stdin.read()
 """
 
 
-def moto_process() -> tuple[subprocess.Popen, str]:
+def moto_process(keep_alive: bool = True) -> tuple[subprocess.Popen, str]:
     """A moto S3 server in its own process (as a real server, it takes none of this
     process's CPU or GIL) that waits a settable latency (`ServerStats.set_latency`) before
-    serving each request, and whose range GETs do not copy the whole object (see _MOTO)."""
+    serving each request, and whose range GETs do not copy the whole object (see _MOTO).
+    `keep_alive`: served by waitress, which keeps connections open as S3 does; otherwise
+    by werkzeug's server (moto's own), which closes each after one response."""
     env = {**os.environ, "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": str(1 << 40)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", _MOTO],
+        [sys.executable, "-c", f"KEEP_ALIVE = {keep_alive!r}\n" + _MOTO],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -231,6 +243,11 @@ def main(argv: list[str] | None = None) -> None:
         "prefetch thread) with no server, i.e. the client's own ceiling",
     )
     parser.add_argument(
+        "--no-keep-alive",
+        action="store_true",
+        help="serve with werkzeug (moto's server), which closes every connection after one response",
+    )
+    parser.add_argument(
         "--harness",
         action="store_true",
         help="after the cases, fetch the last remote case's ranges again with a bare s3fs client, with the "
@@ -246,7 +263,7 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="gvl_zarr-remote-bench-") as tmp:
         store = args.store or small_store(Path(tmp))
-        proc, endpoint = moto_process()
+        proc, endpoint = moto_process(keep_alive=not args.no_keep_alive)
         stats = ServerStats(endpoint)
         try:
             options = {"key": "bench", "secret": "bench"}
@@ -255,7 +272,11 @@ def main(argv: list[str] | None = None) -> None:
             s3.put(str(store), "bench/store.gvl", recursive=True)
             stats.set_latency(args.latency_ms / 1000)
             remote_options = {**options, "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-west-2"}}
-            print(f"store {store}; moto (own process); {args.latency_ms:g} ms per request; batch {args.batch_size}")
+            served = "werkzeug, a connection per request" if args.no_keep_alive else "waitress, keep-alive"
+            print(
+                f"store {store}; moto (own process, {served}); {args.latency_ms:g} ms per request; "
+                f"batch {args.batch_size}"
+            )
             on = True if args.ahead is None else args.ahead
             prefetch = {"on": [on], "off": [False], "both": [False, on]}[args.prefetch]
             log: list = []
