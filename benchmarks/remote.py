@@ -66,7 +66,11 @@ def value(self):
     # moto reads (copies) the whole object for every GET, also for a Range: 0.1-0.2 s a
     # request on a 74 MB shard here, where S3's cost does not grow with the object. Objects
     # stay in memory (MOTO_S3_DEFAULT_KEY_BUFFER_SIZE) and BytesIO.getvalue shares its bytes
-    # once trimmed, so a range GET copies only its range.
+    # once trimmed, so a range GET copies only its range. Objects served from disk
+    # (SERVE_DIR) are a read-only map of their file: a range GET reads only its range.
+    disk = getattr(self, "_bench_mmap", None)
+    if disk is not None:
+        return disk
     with self.lock:
         f = self._value_buffer._file
         if isinstance(f, io.BytesIO):
@@ -79,6 +83,32 @@ models.FakeKey.value = property(value, models.FakeKey.value.fset)
 app = DomainDispatcherApplication(create_backend_app)
 stats = {"log": [], "trips": 0, "inflight": 0, "latency_s": 0.0}
 lock = threading.Lock()
+
+
+def serve_from_disk(folder, bucket, prefix):
+    # every file under `folder` as object `prefix/<relative path>` of `bucket`, its bytes read
+    # from the file on each GET (a store too big to upload into moto's memory)
+    import mmap, os
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    backend.create_bucket(bucket, "us-west-2")
+    for root, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(root, name)
+            key = prefix + "/" + os.path.relpath(path, folder)
+            obj = backend.put_object(bucket, key, b"")
+            size = os.path.getsize(path)
+            if size:
+                with open(path, "rb") as f:
+                    obj._bench_mmap = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            obj.contentsize = size
+            obj._etag = "%032x" % (hash((key, size)) & (2**128 - 1))
+
+
+if SERVE_DIR:
+    serve_from_disk(SERVE_DIR, "bench", "store.gvl")
 
 
 def delayed(environ, start_response):
@@ -125,15 +155,16 @@ sys.stdin.read()
 """
 
 
-def moto_process(keep_alive: bool = True) -> tuple[subprocess.Popen, str]:
+def moto_process(keep_alive: bool = True, serve_dir: Path | None = None) -> tuple[subprocess.Popen, str]:
     """A moto S3 server in its own process (as a real server, it takes none of this
     process's CPU or GIL) that waits a settable latency (`ServerStats.set_latency`) before
     serving each request, and whose range GETs do not copy the whole object (see _MOTO).
     `keep_alive`: served by waitress, which keeps connections open as S3 does; otherwise
-    by werkzeug's server (moto's own), which closes each after one response."""
+    by werkzeug's server (moto's own), which closes each after one response. `serve_dir`:
+    a store served from disk as s3://bench/store.gvl, without uploading it into memory."""
     env = {**os.environ, "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": str(1 << 40)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", f"KEEP_ALIVE = {keep_alive!r}\n" + _MOTO],
+        [sys.executable, "-c", f"KEEP_ALIVE = {keep_alive!r}\nSERVE_DIR = {str(serve_dir or '')!r}\n" + _MOTO],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -243,6 +274,12 @@ def main(argv: list[str] | None = None) -> None:
         "prefetch thread) with no server, i.e. the client's own ceiling",
     )
     parser.add_argument(
+        "--from-disk",
+        action="store_true",
+        help="serve the store's files from disk (read-only maps in the moto process) instead of uploading "
+        "them into moto's memory: for stores larger than memory allows",
+    )
+    parser.add_argument(
         "--no-keep-alive",
         action="store_true",
         help="serve with werkzeug (moto's server), which closes every connection after one response",
@@ -263,13 +300,16 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="gvl_zarr-remote-bench-") as tmp:
         store = args.store or small_store(Path(tmp))
-        proc, endpoint = moto_process(keep_alive=not args.no_keep_alive)
+        proc, endpoint = moto_process(
+            keep_alive=not args.no_keep_alive, serve_dir=Path(store).resolve() if args.from_disk else None
+        )
         stats = ServerStats(endpoint)
         try:
             options = {"key": "bench", "secret": "bench"}
             s3 = s3fs.S3FileSystem(**options, client_kwargs={"endpoint_url": endpoint, "region_name": "us-west-2"})
-            s3.mkdir("bench")
-            s3.put(str(store), "bench/store.gvl", recursive=True)
+            if not args.from_disk:
+                s3.mkdir("bench")
+                s3.put(str(store), "bench/store.gvl", recursive=True)
             stats.set_latency(args.latency_ms / 1000)
             remote_options = {**options, "client_kwargs": {"endpoint_url": endpoint, "region_name": "us-west-2"}}
             served = "werkzeug, a connection per request" if args.no_keep_alive else "waitress, keep-alive"
