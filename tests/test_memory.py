@@ -130,3 +130,31 @@ def test_workers_forked_while_preloading_read_correctly(big_store: Path) -> None
         np.testing.assert_array_equal(haps.numpy(), want_haps.view(np.uint8))
         torch.testing.assert_close(tracks, torch.from_numpy(want_tracks))
     np.testing.assert_array_equal(got[0][0].numpy(), expected[0][0].view(np.uint8))
+
+
+def _status_bytes(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no {field} in /proc/self/status")
+
+
+def test_resident_buffers_are_private_memory() -> None:
+    """Resident buffers count as private memory (RssAnon), where this test measures it, not
+    as shared memory (a shared anonymous map put them in RssShmem); and a forked worker that
+    fills one writes only into its own copy."""
+    import os
+
+    from gvl_zarr._chunks import _lazy_buffer
+
+    buf = _lazy_buffer((16 << 20,), np.dtype(np.int32))  # 64 MiB of address space
+    anon, shmem = _status_bytes("RssAnon"), _status_bytes("RssShmem")
+    buf[:] = 7
+    assert _status_bytes("RssAnon") - anon >= 60 << 20
+    assert _status_bytes("RssShmem") - shmem < 4 << 20
+    pid = os.fork()
+    if pid == 0:
+        buf[:] = 9
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert (buf == 7).all()
