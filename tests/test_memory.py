@@ -21,10 +21,15 @@ BUDGET = 16 << 20
 
 def _rss_anon() -> int:
     """Private (anonymous) resident memory of this process, in bytes."""
+    return _status_bytes("RssAnon")
+
+
+def _status_bytes(field: str) -> int:
+    """A `/proc/self/status` memory field (kB there), in bytes."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("RssAnon:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) * 1024
-    raise AssertionError("no RssAnon in /proc/self/status")
+    raise AssertionError(f"no {field} in /proc/self/status")
 
 
 def _decoded_bytes(store: Path) -> int:
@@ -130,13 +135,6 @@ def test_workers_forked_while_preloading_read_correctly(big_store: Path) -> None
         np.testing.assert_array_equal(haps.numpy(), want_haps.view(np.uint8))
         torch.testing.assert_close(tracks, torch.from_numpy(want_tracks))
     np.testing.assert_array_equal(got[0][0].numpy(), expected[0][0].view(np.uint8))
-
-
-def _status_bytes(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no {field} in /proc/self/status")
 
 
 def test_resident_buffers_are_private_memory() -> None:
