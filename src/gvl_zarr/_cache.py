@@ -141,8 +141,12 @@ class ChunkCache:
         """Whether this thread is inside `reading()`: paged rows may be used in place."""
         return getattr(self._here, "depth", 0) > 0
 
+    def reading(self) -> contextlib.AbstractContextManager[None]:
+        """`_reading()`, or nothing to do when no array is paged (~1.5 µs a batch saved)."""
+        return self._reading() if self._paged else contextlib.nullcontext()
+
     @contextlib.contextmanager
-    def reading(self) -> Iterator[None]:
+    def _reading(self) -> Iterator[None]:
         """Paged chunks read in place inside this block keep their rows until every thread
         reading has left it: pages of chunks evicted meanwhile are released then (between
         batches, for a DataLoader). Entering never waits: a reader's helper threads (`_chunks.

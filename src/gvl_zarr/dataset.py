@@ -578,7 +578,7 @@ class Dataset:
             out = np.empty(len(ds_idx), np.int64)
             hashed_shifts(ds_idx, self.settings.seed, j, out)
             return out
-        return _process_rng(self.settings.seed).integers(-j, j + 1, len(ds_idx))
+        return random_shifts(self.settings.seed, j, len(ds_idx))
 
     # --------------------------------------------------------------- xarray
     def to_xarray(self, chunks: dict[str, int] | None = None) -> Any:
@@ -678,3 +678,22 @@ def _process_rng(seed: int) -> np.random.Generator:
     if rng is None:
         rng = _RNGS[key] = np.random.default_rng([seed, os.getpid()])
     return rng
+
+
+_DRAWS: dict[tuple[int, int, int], list] = {}  # (pid, seed, jitter) -> [shifts drawn, next unused]
+_DRAW_BLOCK = 4096
+
+
+def random_shifts(seed: int, jitter: int, n: int) -> np.ndarray:
+    """`n` shifts uniform in [-jitter, jitter] from the process's generator for `seed` (read
+    only: callers add them to window starts). Drawn 4,096 at a time: one `integers` call costs
+    ~4 µs, ~10% of a 32 × 16 kb reference batch (large store, jitter 128 vs 0: 47 vs 35-40 µs)."""
+    key = (os.getpid(), seed, jitter)
+    block = _DRAWS.get(key)
+    if block is None or block[1] + n > len(block[0]):
+        if n > _DRAW_BLOCK:
+            return _process_rng(seed).integers(-jitter, jitter + 1, n)
+        block = _DRAWS[key] = [_process_rng(seed).integers(-jitter, jitter + 1, _DRAW_BLOCK), 0]
+    start = block[1]
+    block[1] = start + n
+    return block[0][start : start + n]

@@ -357,9 +357,9 @@ class RefDataset:
             out = np.empty(len(r_local), np.int64)
             hashed_shifts(np.ascontiguousarray(r_local, np.int64), self.settings.seed, j, out)
             return out
-        from .dataset import _process_rng
+        from .dataset import random_shifts
 
-        return _process_rng(self.settings.seed).integers(-j, j + 1, len(r_local))
+        return random_shifts(self.settings.seed, j, len(r_local))
 
     # ------------------------------------------------------------------ torch
     def to_torch_dataset(self) -> Any:
