@@ -21,9 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import mmap
 import os
-import sys
 import threading
 import weakref
 from collections.abc import Callable, Hashable
@@ -39,12 +37,11 @@ from zarr.codecs import BloscCodec, BytesCodec, Crc32cCodec, ShardingCodec
 
 from ._cache import ChunkCache
 from ._kernels.gather import take_grid
-from ._paged import Pages
+from ._paged import Pages, lazy_map
 from ._store import for_this_process
 from .errors import DamagedStoreError, GvlError, IncompleteDatasetError
 
 _EMPTY = np.uint64(2**64 - 1)
-_MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000 if sys.platform.startswith("linux") else 0)
 _ARRAYS: weakref.WeakSet[ShardedArray] = weakref.WeakSet()
 
 
@@ -91,15 +88,6 @@ def _lazy_buffer(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     if nbytes == 0:
         return np.zeros(shape, dtype)
     return np.frombuffer(lazy_map(nbytes), dtype).reshape(shape)
-
-
-def lazy_map(nbytes: int) -> mmap.mmap:
-    """`nbytes` (> 0) of private anonymous memory, committed page by page as written (see
-    `_lazy_buffer`)."""
-    mem = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE)
-    if hasattr(mmap, "MADV_NOHUGEPAGE"):
-        mem.madvise(mmap.MADV_NOHUGEPAGE)
-    return mem
 
 
 class ShardedArray:

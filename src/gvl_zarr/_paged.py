@@ -25,18 +25,27 @@ are); other arrays are read through the LRU as before.
 from __future__ import annotations
 
 import mmap
+import sys
 
 import numpy as np
 
 PAGE = mmap.PAGESIZE
+_MAP_NORESERVE = getattr(mmap, "MAP_NORESERVE", 0x4000 if sys.platform.startswith("linux") else 0)
+
+
+def lazy_map(nbytes: int) -> mmap.mmap:
+    """`nbytes` (> 0) of private anonymous memory, committed page by page as written (see
+    `_chunks._lazy_buffer`)."""
+    mem = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | _MAP_NORESERVE)
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):
+        mem.madvise(mmap.MADV_NOHUGEPAGE)
+    return mem
 
 
 class Pages:
     """The buffer of one paged flat array and the state of its chunks."""
 
     def __init__(self, n_chunks: int, chunk_rows: int, dtype: np.dtype) -> None:
-        from ._chunks import lazy_map
-
         self.chunk_rows = chunk_rows
         self.chunk_nbytes = chunk_rows * dtype.itemsize
         self._mem = lazy_map(n_chunks * self.chunk_nbytes)
