@@ -571,14 +571,7 @@ class Dataset:
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def _shifts(self, ds_idx: np.ndarray) -> np.ndarray:
-        j = self.settings.jitter
-        if j == 0:
-            return np.zeros(len(ds_idx), np.int64)
-        if self.settings.fixed_jitter:
-            out = np.empty(len(ds_idx), np.int64)
-            hashed_shifts(ds_idx, self.settings.seed, j, out)
-            return out
-        return random_shifts(self.settings.seed, j, len(ds_idx))
+        return jitter_shifts(ds_idx, self.settings)
 
     # --------------------------------------------------------------- xarray
     def to_xarray(self, chunks: dict[str, int] | None = None) -> Any:
@@ -682,6 +675,19 @@ def _process_rng(seed: int) -> np.random.Generator:
 
 _DRAWS: dict[tuple[int, int, int], list] = {}  # (pid, seed, jitter) -> [shifts drawn, next unused]
 _DRAW_BLOCK = 4096
+
+
+def jitter_shifts(ids: np.ndarray, settings: Any) -> np.ndarray:
+    """Window shifts of instances `ids` under `settings` (jitter, fixed_jitter, seed): zeros,
+    a hash of (seed, id) with fixed_jitter, else draws from the process's generator."""
+    j = settings.jitter
+    if j == 0:
+        return np.zeros(len(ids), np.int64)
+    if settings.fixed_jitter:
+        out = np.empty(len(ids), np.int64)
+        hashed_shifts(np.ascontiguousarray(ids, np.int64), settings.seed, j, out)
+        return out
+    return random_shifts(settings.seed, j, len(ids))
 
 
 def random_shifts(seed: int, jitter: int, n: int) -> np.ndarray:

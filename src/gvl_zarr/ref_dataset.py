@@ -23,7 +23,6 @@ from ._indexing import normalize
 from ._kernels import prepare
 from ._kernels._threads import run_split
 from ._kernels.haplotypes import reference_windows
-from ._kernels.jitter import hashed_shifts
 from ._reference import FastaReference
 from ._region_labels import NameIndex, is_names
 from ._regions import STRAND_CODES, resize
@@ -350,16 +349,9 @@ class RefDataset:
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def _shifts(self, r_local: np.ndarray) -> np.ndarray:
-        j = self.settings.jitter
-        if j == 0:
-            return np.zeros(len(r_local), np.int64)
-        if self.settings.fixed_jitter:
-            out = np.empty(len(r_local), np.int64)
-            hashed_shifts(np.ascontiguousarray(r_local, np.int64), self.settings.seed, j, out)
-            return out
-        from .dataset import random_shifts
+        from .dataset import jitter_shifts
 
-        return random_shifts(self.settings.seed, j, len(r_local))
+        return jitter_shifts(r_local, self.settings)
 
     # ------------------------------------------------------------------ torch
     def to_torch_dataset(self) -> Any:
