@@ -21,15 +21,10 @@ BUDGET = 16 << 20
 
 def _rss_anon() -> int:
     """Private (anonymous) resident memory of this process, in bytes."""
-    return _status_bytes("RssAnon")
-
-
-def _status_bytes(field: str) -> int:
-    """A `/proc/self/status` memory field (kB there), in bytes."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
+        if line.startswith("RssAnon:"):
             return int(line.split()[1]) * 1024
-    raise AssertionError(f"no {field} in /proc/self/status")
+    raise AssertionError("no RssAnon in /proc/self/status")
 
 
 def _decoded_bytes(store: Path) -> int:
