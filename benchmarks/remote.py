@@ -11,7 +11,10 @@ read with random and chunk-aware shuffling (`to_dataloader(shuffle="chunks")`) a
     .venv/bin/python benchmarks/remote.py --store big.gvl --shuffles chunks --prefetch on --harness
     .venv/bin/python benchmarks/remote.py --store big.gvl --shuffles chunks --prefetch on --mapper
 
-Needs the test and bench extras (moto[server], s3fs, waitress). Prints one line per (location, shuffle, prefetch):
+S3 is read through two clients (`--clients`): s3fs (an s3:// URL with storage_options) and
+obstore (zarr's ObjectStore around an obstore S3Store, whose requests run in Rust).
+
+Needs the test and bench extras (moto[server], s3fs, obstore, waitress). Prints one line per (location, shuffle, prefetch):
 instances/s, requests per batch and round trips per batch (requests that found none in
 flight) counted by the server. moto serves a range without copying the whole object.
 `--mapper` adds the store read through an fsspec file:// mapper (the remote read path with
@@ -31,6 +34,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -140,10 +144,12 @@ def delayed(environ, start_response):
 if KEEP_ALIVE:
     # werkzeug's server closes every connection after one response ("Connection: close"), so
     # each request paid a TCP connect and close on both sides (~25% of the client's event-loop
-    # time in py-spy); S3 keeps connections alive. waitress serves HTTP/1.1 keep-alive.
+    # time in py-spy); S3 keeps connections alive. waitress serves HTTP/1.1 keep-alive. Its
+    # default limit of 100 open connections stalled a second client for ~20 s while the first
+    # one's 64 pooled connections stayed open.
     from waitress import create_server
 
-    server = create_server(delayed, host="127.0.0.1", port=0, threads=64, backlog=256)
+    server = create_server(delayed, host="127.0.0.1", port=0, threads=64, backlog=256, connection_limit=1024)
     threading.Thread(target=server.run, daemon=True).start()
     print(server.effective_port, flush=True)
 else:
@@ -253,6 +259,23 @@ def replay(log: list[tuple[str, str | None]], endpoint: str, options: dict, moto
     )
 
 
+def obstore_location(endpoint: str) -> Any:
+    """s3://bench/store.gvl on `endpoint` as zarr's obstore-backed ObjectStore."""
+    from obstore.store import S3Store
+    from zarr.storage import ObjectStore
+
+    inner = S3Store(
+        "bench",
+        prefix="store.gvl",
+        endpoint=endpoint,
+        region="us-west-2",
+        access_key_id="bench",
+        secret_access_key="bench",
+        client_options={"allow_http": True},
+    )
+    return ObjectStore(inner, read_only=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--store", type=Path, help="a local gvl_zarr store (default: write a small one)")
@@ -278,6 +301,11 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="serve the store's files from disk (read-only maps in the moto process) instead of uploading "
         "them into moto's memory: for stores larger than memory allows",
+    )
+    parser.add_argument(
+        "--clients",
+        default="s3fs,obstore",
+        help="comma-separated S3 clients read through: s3fs (an s3:// URL, fsspec) and/or obstore (zarr's ObjectStore)",
     )
     parser.add_argument(
         "--no-keep-alive",
@@ -326,7 +354,10 @@ def main(argv: list[str] | None = None) -> None:
 
                 mapper = fsspec.get_mapper(f"file://{Path(store).resolve()}")
                 cases += [("fsspec-file", mapper, {}, p) for p in prefetch]
-            cases += [("s3+latency", "s3://bench/store.gvl", {"storage_options": remote_options}, p) for p in prefetch]
+            for client in args.clients.split(","):
+                location = obstore_location(endpoint) if client == "obstore" else "s3://bench/store.gvl"
+                extra = {} if client == "obstore" else {"storage_options": remote_options}
+                cases += [(f"s3-{client}", location, extra, p) for p in prefetch]
             for where, location, extra, ahead in cases:
                 for shuffle in args.shuffles.split(","):
                     t0 = time.perf_counter()
@@ -335,7 +366,7 @@ def main(argv: list[str] | None = None) -> None:
                     mark = len(stats.read()[0])
                     rate, requests, trips = measure(ds, shuffle, args.batch_size, args.batches, stats, ahead)
                     print(
-                        f"{where:11s} shuffle={shuffle:6s} prefetch={ahead if ahead else 'off'} "
+                        f"{where:12s} shuffle={shuffle:6s} prefetch={ahead if ahead else 'off'} "
                         f"open {opened * 1000:6.0f} ms {rate:10.1f} instances/s "
                         f"{requests:7.1f} requests/batch {trips:5.1f} round trips/batch",
                         flush=True,

@@ -155,6 +155,23 @@ class S3Server:
     def upload(self, local: Path, url: str) -> None:
         self.filesystem().put(str(local), url.removeprefix("s3://"), recursive=True)
 
+    def object_store(self, url: str, key: str = "testing", endpoint: str | None = None):
+        """`url` (s3://bucket/prefix) as zarr's obstore-backed `ObjectStore` on this server."""
+        from obstore.store import S3Store
+        from zarr.storage import ObjectStore
+
+        bucket, prefix = url.removeprefix("s3://").split("/", 1)
+        inner = S3Store(
+            bucket,
+            prefix=prefix,
+            endpoint=endpoint or self.endpoint,
+            region="us-west-2",
+            access_key_id=key,
+            secret_access_key=key,
+            client_options={"allow_http": True},
+        )
+        return ObjectStore(inner, read_only=True)
+
 
 def s3_options(endpoint: str) -> dict[str, Any]:
     # a region other than us-east-1: moto rejects a LocationConstraint of us-east-1

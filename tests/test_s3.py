@@ -121,6 +121,76 @@ def test_dataloader_workers_on_s3(s3: S3Server, s3_tiles: str, tiles_dataset: Pa
     assert not _store._FRESH  # the parent kept its own
 
 
+# ------------------------------------------------------------------------ obstore
+def test_obstore_equals_local(s3: S3Server, s3_tiles: str, tiles_dataset: Path) -> None:
+    """zarr's ObjectStore (obstore) reads what s3fs and the local folder read."""
+    remote = gvl.Dataset.open(s3.object_store(s3_tiles), reference=FASTA, jitter=0, cache_bytes="256KiB")
+    assert remote.remote and not remote.fork_safe and remote._data.name == s3_tiles
+    _same(remote, gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0))
+
+
+def test_dataloader_workers_on_obstore(s3: S3Server, s3_tiles: str, tiles_dataset: Path) -> None:
+    """obstore's runtime does not survive fork: to_dataloader starts workers with spawn."""
+    remote = gvl.Dataset.open(
+        s3.object_store(s3_tiles), reference=FASTA, jitter=0, return_indices=True, cache_bytes="4MiB"
+    )
+    local = gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0)
+    loader = remote.to_dataloader(batch_size=16, shuffle="chunks", num_workers=2, persistent_workers=True)
+    assert loader.multiprocessing_context.get_start_method() == "spawn"
+    for _ in range(2):
+        seen = []
+        for hap, track, idx, _r, _s in loader:
+            want_hap, want_track = local[idx.numpy()]
+            np.testing.assert_array_equal(hap.numpy(), want_hap.view(np.uint8))
+            np.testing.assert_array_equal(track.numpy(), want_track)
+            seen.append(idx.numpy())
+        assert np.array_equal(np.sort(np.concatenate(seen)), np.arange(len(local)))
+
+
+def _read_in_child(ds: gvl.Dataset, out) -> None:
+    try:
+        ds[np.arange(len(ds))]
+        out.put("read")
+    except Exception as exc:
+        out.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_forked_reader_of_obstore_store_is_refused(s3: S3Server, s3_tiles: str) -> None:
+    """A forked process reading an obstore store gets an error naming the fix (its request
+    would otherwise never return)."""
+    import multiprocessing
+
+    remote = gvl.Dataset.open(s3.object_store(s3_tiles), reference=FASTA, preload=False, cache_bytes="64KiB")
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_read_in_child, args=(remote, out))
+    child.start()
+    try:
+        said = out.get(timeout=60)
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+    assert said.startswith("SettingsError") and "multiprocessing_context='spawn'" in said, said
+    assert len(remote[np.arange(8)]) == 2  # the parent still reads
+
+
+def test_obstore_errors(s3: S3Server, s3_tiles: str) -> None:
+    bucket = s3.bucket()
+    with pytest.raises(gvl.MissingFileError, match=r"bucket 'no-such-bucket' of s3://no-such-bucket/x\.gvl"):
+        gvl.Dataset.open(s3.object_store("s3://no-such-bucket/x.gvl"))
+    with pytest.raises(gvl.MissingFileError, match=rf"no gvl_zarr dataset at s3://{bucket}/nothing\.gvl"):
+        gvl.Dataset.open(s3.object_store(f"s3://{bucket}/nothing.gvl"))
+    with pytest.raises(gvl.RemoteUnreachableError, match=r"s3://bucket/x\.gvl.*endpoint given to the obstore store"):
+        gvl.Dataset.open(s3.object_store("s3://bucket/x.gvl", endpoint="http://127.0.0.1:9"))
+    requests.post(f"{s3.endpoint}/moto-api/reset-auth", data=b"0", timeout=10)  # check every signature
+    try:
+        with pytest.raises(gvl.RemoteAccessError, match=rf"access to {s3_tiles} was refused.*access_key_id"):
+            gvl.Dataset.open(s3.object_store(s3_tiles, key="wrong"))
+    finally:
+        requests.post(f"{s3.endpoint}/moto-api/reset-auth", data=b"inf", timeout=10)
+
+
 # ------------------------------------------------------------------------ errors
 def test_missing_bucket(s3: S3Server) -> None:
     with pytest.raises(gvl.MissingFileError, match=r"bucket 'no-such-bucket' of s3://no-such-bucket/x\.gvl"):

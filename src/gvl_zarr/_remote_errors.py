@@ -9,7 +9,7 @@ from typing import Any
 
 import zarr
 
-from ._store import as_store
+from ._store import as_store, is_object_store
 from .errors import GvlError, IncompleteDatasetError, MissingFileError, RemoteAccessError, RemoteUnreachableError
 
 
@@ -60,6 +60,8 @@ def _consolidated_is_current(group: zarr.Group) -> bool:
 
 def _missing_bucket(store: Any, name: str) -> MissingFileError | None:
     """An error naming the bucket when an S3 store's bucket itself does not exist."""
+    if is_object_store(store):
+        return _missing_obstore_bucket(store, name)
     fs = getattr(store, "fs", None)
     if fs is None or "s3" not in (fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)):
         return None
@@ -68,8 +70,26 @@ def _missing_bucket(store: Any, name: str) -> MissingFileError | None:
         exists = zarr.core.sync.sync(fs._exists(bucket))
     except Exception:
         return None
-    if exists:
+    return None if exists else _bucket_error(name)
+
+
+def _missing_obstore_bucket(store: Any, name: str) -> MissingFileError | None:
+    """As `_missing_bucket`, for an obstore S3 store: listing a missing bucket answers
+    NoSuchBucket, where a GET of a key in it only answered "not found"."""
+    if type(store.store).__name__ != "S3Store":
         return None
+    import obstore
+
+    try:
+        obstore.list(store.store, chunk_size=1).collect()
+    except Exception as exc:
+        if "NoSuchBucket" in str(exc):
+            return _bucket_error(name)
+    return None
+
+
+def _bucket_error(name: str) -> MissingFileError:
+    bucket = name.split("://", 1)[-1].split("/", 1)[0]
     return MissingFileError(
         f"bucket {bucket!r} of {name} does not exist; check the bucket name (and the endpoint), "
         "or create the bucket before writing to it."
@@ -87,42 +107,64 @@ def _chain(exc: BaseException) -> list[BaseException]:
 def translate(exc: BaseException, name: str) -> GvlError | None:
     """A gvl_zarr error for a failure of the network or the object store, else None.
 
-    Classes are matched by name so neither aiohttp nor botocore has to be installed."""
+    Classes are matched by name so none of aiohttp, botocore and obstore has to be installed."""
     if "://" not in name or name.startswith("file://") or name.startswith("LocalStore"):
         return None  # a local folder: its OSErrors speak for themselves
     for e in _chain(exc):
         cls = {c.__name__ for c in type(e).__mro__}
         text = str(e)
-        if cls & {
-            "ClientConnectorError",
-            "ServerDisconnectedError",
-            "EndpointConnectionError",
-            "ConnectTimeoutError",
-        } or (cls & {"ConnectionRefusedError", "ConnectionError", "TimeoutError"} and "Permission" not in text):
+        rust = type(e).__module__.startswith("obstore")
+        if (
+            cls
+            & {
+                "ClientConnectorError",
+                "ServerDisconnectedError",
+                "EndpointConnectionError",
+                "ConnectTimeoutError",
+            }
+            or (cls & {"ConnectionRefusedError", "ConnectionError", "TimeoutError"} and "Permission" not in text)
+            or (rust and any(m in text for m in _OBSTORE_UNREACHABLE))
+        ):
+            endpoint = (
+                "the endpoint given to the obstore store"
+                if rust
+                else "storage_options['client_kwargs']['endpoint_url']"
+            )
             return RemoteUnreachableError(
-                f"cannot reach the server of {name} ({type(e).__name__}: {text}); check the URL (and "
-                "storage_options['client_kwargs']['endpoint_url'] for S3-compatible stores) and the network."
+                f"cannot reach the server of {name} ({type(e).__name__}: {_first_line(text)}); check the URL "
+                f"(and {endpoint} for S3-compatible stores) and the network."
             )
         if isinstance(e, asyncio.TimeoutError):
             return RemoteUnreachableError(
                 f"the server of {name} did not answer in time; check the URL and the network."
             )
         if (
-            cls & {"NoCredentialsError", "PartialCredentialsError"}
+            cls & {"NoCredentialsError", "PartialCredentialsError", "PermissionDeniedError", "UnauthenticatedError"}
             or isinstance(e, PermissionError)
             or any(
                 code in text for code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden")
             )
         ):
+            how = (
+                "S3Store(..., access_key_id=..., secret_access_key=...) or AWS_ACCESS_KEY_ID/"
+                "AWS_SECRET_ACCESS_KEY, or skip_signature=True for a public bucket"
+                if rust
+                else "Dataset.open(url, storage_options={'key': ..., 'secret': ...}) or AWS_ACCESS_KEY_ID/"
+                "AWS_SECRET_ACCESS_KEY or a profile, or storage_options={'anon': True} for a public bucket"
+            )
             return RemoteAccessError(
-                f"access to {name} was refused ({type(e).__name__}: {text}); pass valid credentials, e.g. "
-                "Dataset.open(url, storage_options={'key': ..., 'secret': ...}) or AWS_ACCESS_KEY_ID/"
-                "AWS_SECRET_ACCESS_KEY or a profile, or storage_options={'anon': True} for a public bucket."
+                f"access to {name} was refused ({type(e).__name__}: {_first_line(text)}); pass valid "
+                f"credentials, e.g. {how}."
             )
         if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
-            bucket = name.split("://", 1)[-1].split("/", 1)[0]
-            return MissingFileError(
-                f"bucket {bucket!r} of {name} does not exist; check the bucket name (and the endpoint), "
-                "or create the bucket before writing to it."
-            )
+            return _bucket_error(name)
     return None
+
+
+_OBSTORE_UNREACHABLE = ("error sending request", "Connection refused", "dns error", "timed out", "connect error")
+"""What obstore's GenericError says when no server answered (after its retries)."""
+
+
+def _first_line(text: str) -> str:
+    """The message on one line, without obstore's multi-line "Debug source" dump."""
+    return " ".join(text.split("\n\nDebug source", 1)[0].split())

@@ -10,7 +10,7 @@ from typing import Any
 import zarr
 from zarr.abc.store import Store
 
-from .errors import MissingDependencyError
+from .errors import MissingDependencyError, SettingsError
 
 _PROTOCOL_PACKAGES = {"s3": ("s3fs",), "s3a": ("s3fs",), "http": ("aiohttp",), "https": ("aiohttp",)}
 """Packages fsspec needs for a protocol, all installed by the `gvl-zarr[remote]` extra."""
@@ -80,10 +80,40 @@ def as_store(location: Any, *, read_only: bool = True, storage_options: dict[str
     )
 
 
+_OBSTORE_SCHEMES = {"S3Store": "s3", "GCSStore": "gs", "AzureStore": "az", "MemoryStore": "memory"}
+
+
+def is_object_store(store: Any) -> bool:
+    """Whether `store` is zarr's `ObjectStore` (obstore, Rust). Its tokio runtime is shared by
+    the process and does not survive fork(): a forked child's first request never returns."""
+    from zarr.storage import ObjectStore
+
+    return isinstance(store, ObjectStore)
+
+
+def _describe_object_store(store: Any) -> str:
+    """`s3://bucket/prefix` (etc.) for an obstore-backed zarr store."""
+    inner = store.store
+    kind = type(inner).__name__
+    prefix = str(getattr(inner, "prefix", None) or "").strip("/")
+    config = getattr(inner, "config", None) or {}
+    if kind == "HTTPStore":
+        return str(getattr(inner, "url", repr(inner))).rstrip("/") + (f"/{prefix}" if prefix else "")
+    if kind == "LocalStore":
+        return f"file://{prefix}"
+    root = config.get("bucket") or config.get("container_name") or ""
+    scheme = _OBSTORE_SCHEMES.get(kind)
+    if scheme is None:
+        return repr(inner)
+    return f"{scheme}://" + "/".join(p for p in (root, prefix) if p)
+
+
 def describe(location: Any) -> str:
     """A short human name of a location, for messages."""
     if isinstance(location, (str, os.PathLike)):
         return os.fspath(location)
+    if is_object_store(location):
+        return _describe_object_store(location)
     fs, root = getattr(location, "fs", None), getattr(location, "root", None) or getattr(location, "path", None)
     if fs is not None and root is not None:  # fsspec mapper or FsspecStore
         proto = fs.protocol[0] if isinstance(fs.protocol, (tuple, list)) else fs.protocol
@@ -101,10 +131,20 @@ def for_this_process(store: Store, opened_in: int) -> Store:
     aiohttp sessions (s3fs, HTTP) belong to the event loop of the process that made them, and
     a forked DataLoader worker runs a new loop (zarr and fsspec reset theirs after a fork);
     so each process reopens the filesystem from its `storage_options` instead of reusing the
-    parent's connections."""
+    parent's connections. An obstore-backed store cannot be reopened in a forked child (its
+    runtime is gone there and a request would wait forever): that raises `SettingsError`."""
     from zarr.storage import FsspecStore
 
-    if opened_in == os.getpid() or not isinstance(store, FsspecStore) or not getattr(store.fs, "async_impl", False):
+    if opened_in == os.getpid():
+        return store
+    if is_object_store(store):
+        raise SettingsError(
+            f"{describe(store)} is read through obstore, whose runtime does not survive fork(): a "
+            "forked process (a DataLoader worker started with fork) cannot read it. Use "
+            "ds.to_dataloader(..., num_workers=n), which starts workers with 'spawn' for such "
+            "stores, or pass multiprocessing_context='spawn' (or 'forkserver') to your DataLoader."
+        )
+    if not isinstance(store, FsspecStore) or not getattr(store.fs, "async_impl", False):
         return store
     if hasattr(store.fs, "sync_fs"):  # fsspec's AsyncFileSystemWrapper (file:// mappers): it
         return store  # runs a sync filesystem in threads and holds no connection of a loop

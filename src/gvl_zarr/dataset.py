@@ -16,6 +16,7 @@ from ._kernels.jitter import hashed_shifts
 from ._query import StoreData
 from ._region_labels import NameIndex, is_names, read_column
 from ._settings import Settings
+from ._store import is_object_store
 from ._variant_fields import BUILTIN, check_requested
 from .errors import DatasetIndexError, InputFileError, SettingsError
 from .readers.bed import read_bed
@@ -194,6 +195,12 @@ class Dataset:
     def remote(self) -> bool:
         """Whether the store is read over a network (any store but a local folder)."""
         return self._data.remote
+
+    @property
+    def fork_safe(self) -> bool:
+        """Whether a forked process may read this dataset (False for obstore-backed stores,
+        whose DataLoader workers `to_dataloader` starts with 'spawn')."""
+        return not is_object_store(self._data.group.store)
 
     def cache_info(self) -> dict[str, int]:
         """The decoded-chunk cache of this process: budget, bytes and chunks held, hits,

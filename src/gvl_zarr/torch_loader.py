@@ -145,6 +145,10 @@ def make_dataloader(
     if not (isinstance(sampler, BatchSampler) or getattr(sampler, "yields_batches", False)):
         sampler = BatchSampler(sampler, batch_size=batch_size, drop_last=drop_last)
     kwargs.setdefault("collate_fn", _identity)
+    if kwargs.get("num_workers", 0) > 0 and not getattr(dataset, "fork_safe", True):
+        # obstore's runtime does not survive fork (see _store.for_this_process): workers
+        # start fresh and reopen the store from the pickled dataset
+        kwargs.setdefault("multiprocessing_context", "spawn")
     torch_dataset = TorchDataset(dataset, sampler if ahead > 0 else None, ahead)
     return DataLoader(torch_dataset, sampler=sampler, batch_size=None, **kwargs)
 
