@@ -106,7 +106,10 @@ def serve_from_disk(folder, bucket, prefix):
             size = os.path.getsize(path)
             if size:
                 with open(path, "rb") as f:
-                    obj._bench_mmap = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                    # small objects (metadata, region arrays) are read whole: bytes; a
+                    # map served whole would be closed by werkzeug after one response
+                    mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+                    obj._bench_mmap = mm if size > (1 << 20) else mm[:]
             obj.contentsize = size
             obj._etag = "%032x" % (hash((key, size)) & (2**128 - 1))
 

@@ -29,6 +29,9 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
     def send_head(self):
         spec = self.headers.get("Range")
         self.server.log.append((self.command, self.path, spec))
+        if any(self.path.startswith(p) for p in self.server.failing):  # a server-side failure
+            self.send_error(500, "Internal Server Error")
+            return None
         with self.server.lock:
             self.server.trips += self.server.inflight == 0
             self.server.inflight += 1
@@ -125,6 +128,7 @@ def serve_http(directory: Path, tls: tuple[Path, Path] | None = None) -> Iterato
     server.lock = threading.Lock()
     server.inflight = server.max_inflight = server.trips = 0
     server.delay = 0.0
+    server.failing = set()  # path prefixes answered with 500
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

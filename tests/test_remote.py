@@ -76,6 +76,42 @@ def test_unreachable_http_host() -> None:
         gvl.Dataset.open("http://127.0.0.1:9/x.gvl")
 
 
+def _obstore_http(url: str):
+    """`url` read through obstore's HTTPStore (zarr's ObjectStore), retrying a failure once."""
+    from obstore.store import HTTPStore
+
+    return zarr.storage.ObjectStore(
+        HTTPStore.from_url(url, retry_config={"max_retries": 1}, client_options={"allow_http": True}), read_only=True
+    )
+
+
+def test_obstore_over_http_equals_local(http: HttpServer, tiles_dataset: Path) -> None:
+    remote = gvl.Dataset.open(_obstore_http(f"{http.url}/{tiles_dataset.name}"), reference=FASTA, jitter=0)
+    assert remote._data.name == f"{http.url}/{tiles_dataset.name}"
+    _same(remote, gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0))
+
+
+def test_server_errors_are_named(http: HttpServer, tiles_dataset: Path) -> None:
+    """A server answering 500 (after the client's retries) is named with the fix, at open
+    and while reading chunks, through fsspec and through obstore."""
+    url = f"{http.url}/{tiles_dataset.name}"
+    failed = rf"the server of {url} failed to answer .*try again later"
+    for location in (lambda: url, lambda: _obstore_http(url)):
+        http.server.failing.add(f"/{tiles_dataset.name}/zarr.json")
+        try:
+            with pytest.raises(gvl.RemoteUnreachableError, match=failed):
+                gvl.Dataset.open(location())
+        finally:
+            http.server.failing.clear()
+        ds = gvl.Dataset.open(location(), preload=False, cache_bytes="64KiB")
+        http.server.failing.add(f"/{tiles_dataset.name}/tracks/")
+        try:
+            with pytest.raises(gvl.RemoteUnreachableError, match=failed):
+                ds[R, S]
+        finally:
+            http.server.failing.clear()
+
+
 def test_url_that_is_not_a_dataset(http: HttpServer, tiles_dataset: Path) -> None:
     url = f"{http.url}/{tiles_dataset.name}/regions"  # a zarr group, but not a dataset root
     with pytest.raises(gvl.IncompleteDatasetError, match=rf"{url} is not a complete gvl_zarr dataset"):

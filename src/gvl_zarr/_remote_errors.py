@@ -4,6 +4,7 @@ gvl_zarr errors that name the URL and the fix (never a raw aiohttp/botocore trac
 from __future__ import annotations
 
 import asyncio
+import re
 import warnings
 from typing import Any
 
@@ -158,7 +159,19 @@ def translate(exc: BaseException, name: str) -> GvlError | None:
             )
         if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
             return _bucket_error(name)
+        if _SERVER_FAILED.search(text):
+            return RemoteUnreachableError(
+                f"the server of {name} failed to answer ({type(e).__name__}: {_first_line(text)}); it may be "
+                "overloaded or down (the request was already retried): try again later, or check the server."
+            )
     return None
+
+
+_SERVER_FAILED = re.compile(
+    r"status code: 5\d\d|\b5\d\d, message=|\(5\d\d\)|Internal Server Error|Service Unavailable|SlowDown"
+)
+"""An HTTP 5xx answer, as obstore (`status code: 500`), aiohttp (`500, message=`), botocore
+(`(500)`) and s3fs (`Internal Server Error`) word it."""
 
 
 _OBSTORE_UNREACHABLE = ("error sending request", "Connection refused", "dns error", "timed out", "connect error")
