@@ -321,11 +321,18 @@ def main(argv: list[str] | None = None) -> None:
         help="after the cases, fetch the last remote case's ranges again with a bare s3fs client, with the "
         "latency and without: the harness's own throughput and CPU",
     )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "benchmarks" / "results" / f"remote_{time.strftime('%Y%m%d-%H%M%S')}.json",
+        help="where to write the rows as JSON",
+    )
     args = parser.parse_args(argv)
 
     import s3fs
 
     import gvl_zarr as gvl
+    from gvl_zarr.sampler import default_block
 
     for name in ("werkzeug", "moto", "botocore", "aiobotocore", "s3fs"):
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -351,6 +358,7 @@ def main(argv: list[str] | None = None) -> None:
             on = True if args.ahead is None else args.ahead
             prefetch = {"on": [on], "off": [False], "both": [False, on]}[args.prefetch]
             log: list = []
+            rows: list[dict] = []
             cases = [("local", store, {}, False)]
             if args.mapper:  # the remote read path with no server: the client's own cost
                 import fsspec
@@ -368,6 +376,18 @@ def main(argv: list[str] | None = None) -> None:
                     opened = time.perf_counter() - t0
                     mark = len(stats.read()[0])
                     rate, requests, trips = measure(ds, shuffle, args.batch_size, args.batches, stats, ahead)
+                    rows.append(
+                        {
+                            "location": where,
+                            "shuffle": shuffle,
+                            "prefetch": ahead,
+                            "block": list(default_block(ds, 16)) if shuffle == "chunks" else None,
+                            "open_s": opened,
+                            "instances_per_s": rate,
+                            "requests_per_batch": requests,
+                            "round_trips_per_batch": trips,
+                        }
+                    )
                     print(
                         f"{where:12s} shuffle={shuffle:6s} prefetch={ahead if ahead else 'off'} "
                         f"open {opened * 1000:6.0f} ms {rate:10.1f} instances/s "
@@ -378,6 +398,10 @@ def main(argv: list[str] | None = None) -> None:
                         ds._data.prefetcher.close()
                     if where != "local":
                         log = stats.read()[0][mark:]
+            if args.out:
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps({"argv": sys.argv[1:], "store": str(store), "rows": rows}, indent=1))
+                print(f"wrote {args.out}")
             if args.harness:
                 print(f"harness, {args.latency_ms:g} ms: {replay(log, endpoint, options, proc.pid)}")
                 stats.set_latency(0)

@@ -14,7 +14,13 @@ import torch.multiprocessing as mp
 
 import gvl_zarr as gvl
 from conftest import FASTA
-from gvl_zarr.sampler import TRACK_BLOCK, InstanceBatchSampler
+from gvl_zarr.sampler import (
+    MAX_TRACK_BLOCK,
+    MIN_TRACK_BLOCK,
+    TRACK_BLOCK_BYTES,
+    InstanceBatchSampler,
+    default_block,
+)
 from gvl_zarr.schema import GRID_INNER
 
 
@@ -64,12 +70,12 @@ def test_chunk_shuffle_keeps_windows_of_blocks_together(ds: gvl.Dataset) -> None
 
 
 def test_default_block_follows_the_store_layout(ds: gvl.Dataset) -> None:
-    """Reading tracks, a block is 256 regions of one sample (its interval rows lie back to
-    back); without tracks, one genotype offsets chunk (8 regions x 32 samples). Each window
+    """Reading tracks, a block is a run of regions of one sample (its interval rows lie back
+    to back); without tracks, one genotype offsets chunk (8 regions x 32 samples). Each window
     pools exactly its `window` blocks of that shape (the other shape's blocks would not)."""
     assert ds.settings.return_tracks and ds.n_regions > GRID_INNER[0] and ds.n_samples > 2
     window = 2
-    for probe, block in ((ds, TRACK_BLOCK), (ds.with_settings(return_tracks=False), GRID_INNER)):
+    for probe, block in ((ds, default_block(ds, window)), (ds.with_settings(return_tracks=False), GRID_INNER)):
         order = _epoch(InstanceBatchSampler(probe, 8, shuffle="chunks", seed=4, window=window))
         r, s = np.divmod(order, ds.n_samples)
         ids = (r // block[0]) * 10_000 + s // block[1]
@@ -79,6 +85,32 @@ def test_default_block_follows_the_store_layout(ds: gvl.Dataset) -> None:
             n = sum(int((ids == b).sum()) for b in blocks)
             assert set(ids[pos : pos + n].tolist()) == set(blocks)
             pos += n
+
+
+def test_track_block_follows_interval_density_and_budget(tiles_dataset: Path) -> None:
+    """A track block's regions make about TRACK_BLOCK_BYTES of each interval array (a power of
+    two in [MIN_TRACK_BLOCK, MAX_TRACK_BLOCK]), and fewer when a window would take over a
+    quarter of the cache's LRU; `InstanceBatchSampler` uses it."""
+    big = gvl.Dataset.open(tiles_dataset, cache_bytes="1GiB")
+    data = big._data
+    per = sum(
+        4 * t.intervals.arrays[0].shape[0] / (len(data.r_start) * (1 if t.annotation else len(data.samples)))
+        for t in (data.tracks[n] for n in big.settings.return_tracks)
+    )
+    regions, samples = default_block(big)
+    assert samples == 1 and regions & (regions - 1) == 0
+    assert MIN_TRACK_BLOCK <= regions <= MAX_TRACK_BLOCK
+    if MIN_TRACK_BLOCK < regions < MAX_TRACK_BLOCK:
+        assert regions * per <= TRACK_BLOCK_BYTES < 2 * regions * per
+    window = 16
+    for fits, want in ((300, 256), (MIN_TRACK_BLOCK // 2, MIN_TRACK_BLOCK)):
+        # an LRU a quarter of which holds a window of `fits`-region blocks
+        lru = int(4 * window * 3 * per * fits)
+        probe = gvl.Dataset.open(tiles_dataset, cache_bytes=lru)
+        probe = gvl.Dataset.open(tiles_dataset, cache_bytes=lru + probe._data.cache.reserved)
+        assert default_block(probe, window) == (min(regions, want), 1)
+    sampler = InstanceBatchSampler(big, 8, shuffle="chunks", window=4)
+    assert sampler._region_block.max() == (data.r_start.size - 1) // default_block(big, 4)[0]
 
 
 def test_dataloader_shuffle_chunks(ds: gvl.Dataset) -> None:

@@ -10,12 +10,15 @@ chunks of at most `window` blocks, which stay in the chunk cache while the windo
 
 The default block follows the store's layout (docs/format.md). Track intervals, most of a
 track-reading instance's bytes, lie one sample (file) after another, each sample's regions
-back to back: a block of `TRACK_BLOCK` regions of one sample is one byte range per array.
-Without tracks, a block is one chunk of the genotype offsets, `schema.GRID_INNER` (8 regions
-× 32 samples), whose calls lie region by region. Measured with benchmarks/remote.py on 1,000
-regions × 256 samples (16 kb, tracks, 20 ms a request): 8 × 32 blocks fetched 420 kB of
-intervals per instance (32 samples' rows 1 MB apart, merged into whole ranges) at 388
-instances/s; blocks of 256 regions × 1 sample fetched 6.7 kB at 4.8k.
+back to back: a block of regions of one sample is one byte range per array. Its regions are
+as many as make ~`TRACK_BLOCK_BYTES` of each interval array (from the store's mean intervals
+per instance), at most `MAX_TRACK_BLOCK`, and no more than let a window take a quarter of the
+chunk cache's LRU (at least `MIN_TRACK_BLOCK`). Without tracks, a block is one chunk of
+the genotype offsets, `schema.GRID_INNER` (8 regions × 32 samples), whose calls lie region
+by region. Measured with benchmarks/remote.py on 1,000 regions × 256 samples (16 kb, tracks,
+20 ms a request): 8 × 32 blocks fetched 420 kB of intervals per instance (32 samples' rows
+1 MB apart, merged into whole ranges) at 388 instances/s; blocks of 256 regions × 1 sample
+fetched 6.7 kB at 4.8k.
 
 Randomness: the order of an epoch is a pure function of (seed, epoch), drawn with
 `numpy.random.default_rng([seed, epoch])`, the same on every rank and in every process.
@@ -40,13 +43,48 @@ if TYPE_CHECKING:
 Shuffle = Literal["random", "chunks"] | bool | None
 
 TRACK_BLOCK = (256, 1)
-"""Default block (regions, samples) of a dataset that reads tracks (see the module docstring)."""
+"""Default block (regions, samples) of a track-reading dataset without store arrays to size
+it from (see `default_block`)."""
+
+TRACK_BLOCK_BYTES = 1 << 20
+"""Bytes of each interval array a default track block aims at: one range request each. A
+request costs a round trip and the server's per-request work whatever its size (S3's own
+guidance is ranges of several MB). On benchmarks/remote.py (1,000 regions × 256 samples,
+~290 intervals an instance, obstore, 1 GiB cache) blocks of 256, 512 and 1,024 regions (0.3,
+0.6 and 1.2 MB a range) read 53%, 61% and 64% of local throughput: the batches waited for
+the next window 48, 9 and 0 times over 2,000 batches."""
+
+MAX_TRACK_BLOCK = 4096
+"""Most regions in a default track block (sparse tracks: a whole sample's run)."""
+
+MIN_TRACK_BLOCK = 16
+"""Fewest regions in a default track block. A window must leave the LRU room for the next
+one being fetched: on benchmarks/remote.py with a 64 MiB budget (38 MB of LRU), windows of
+16 blocks × 256 regions (17 MB) evicted each other's chunks and the batches fetched 2.2×
+the bytes again, at 2,424 instances/s."""
 
 
-def default_block(dataset: Dataset) -> tuple[int, int]:
-    """`TRACK_BLOCK` when `dataset` reads tracks, else one genotype offsets chunk."""
+def default_block(dataset: Dataset, window: int = 16) -> tuple[int, int]:
+    """One sample's run of regions when `dataset` reads tracks (sized as the module docstring
+    says), else one genotype offsets chunk."""
     settings = getattr(dataset, "settings", None)
-    return TRACK_BLOCK if getattr(settings, "return_tracks", None) else schema.GRID_INNER
+    names = getattr(settings, "return_tracks", None)
+    if not names:
+        return schema.GRID_INNER
+    data = getattr(dataset, "_data", None)
+    if data is None:
+        return TRACK_BLOCK
+    per_instance = 0.0  # interval bytes of one array (4-byte items) per instance, all tracks
+    n_regions = len(data.r_start)
+    for name in names:
+        track = data.tracks[name]
+        columns = 1 if track.annotation else len(data.samples)
+        per_instance += 4 * track.intervals.arrays[0].shape[0] / max(1, n_regions * columns)
+    regions = TRACK_BLOCK_BYTES / max(per_instance, 1.0)
+    # a window (`window` blocks, three interval arrays) within a quarter of the LRU
+    regions = min(regions, data.cache.capacity / 4 / (window * 3 * max(per_instance, 1.0)))
+    regions = 1 << max(0, int(regions).bit_length() - 1)  # a power of two, rounding down
+    return (int(min(max(regions, MIN_TRACK_BLOCK), MAX_TRACK_BLOCK)), 1)
 
 
 def _groups(block_of: np.ndarray) -> list[np.ndarray]:
@@ -75,7 +113,7 @@ class InstanceBatchSampler:
             "chunks" (chunk-aware block shuffle, see the module docstring).
         seed: seed of every epoch's order.
         block: (regions, samples) of the store per block, for shuffle="chunks"; default
-            `default_block(dataset)`.
+            `default_block(dataset, window)`.
         window: blocks pooled and shuffled together, for shuffle="chunks".
         drop_last: drop the last incomplete batch; when distributed, also drop the batches
             that would give ranks unequal counts (every rank then runs the same number of steps).
@@ -105,7 +143,7 @@ class InstanceBatchSampler:
         if shuffle is True:
             shuffle = "random"
         if block is None:
-            block = default_block(dataset)
+            block = default_block(dataset, window)
         if shuffle not in (False, None, "random", "chunks"):
             raise SettingsError(f"shuffle must be False, True, 'random' or 'chunks', got {shuffle!r}.")
         if batch_size < 1 or window < 1 or min(block) < 1:
