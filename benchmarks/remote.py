@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--out",
         type=Path,
-        default=ROOT / "benchmarks" / "results" / f"remote_{time.strftime('%Y%m%d-%H%M%S')}.json",
+        default=ROOT / "benchmarks" / "results" / "remote" / f"{time.strftime('%Y%m%d-%H%M%S')}.json",
         help="where to write the rows as JSON",
     )
     args = parser.parse_args(argv)
