@@ -282,7 +282,10 @@ def test_random_shift_moves_tracks_with_their_haplotype(pds: gvl.Dataset) -> Non
     for i in range(haps.shape[0]):
         row, window = haps_r.row(i).tobytes(), haps[i].tobytes()
         k = row.find(window)
-        assert k >= 0
+        if k < 0:  # a haplotype shorter than its region (net deletion) whose window was drawn to
+            # run past the region's end, where it reads on into the reference
+            assert len(row) < base.region_length, i
+            continue
         moved += k > 0
         if row.count(window) == 1:  # the offset is unambiguous
             np.testing.assert_array_equal(trk[i], trk_r.row(i)[k : k + 950])
