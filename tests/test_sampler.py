@@ -88,29 +88,29 @@ def test_default_block_follows_the_store_layout(ds: gvl.Dataset) -> None:
 
 
 def test_track_block_follows_interval_density_and_budget(tiles_dataset: Path) -> None:
-    """A track block's regions make about TRACK_BLOCK_BYTES of each interval array (a power of
-    two in [MIN_TRACK_BLOCK, MAX_TRACK_BLOCK]), and fewer when a window would take over a
-    quarter of the cache's LRU; `InstanceBatchSampler` uses it."""
+    """A track block holds about TRACK_BLOCK_BYTES of each interval array (a power of two of
+    instances in [MIN_TRACK_BLOCK, MAX_TRACK_BLOCK]), fewer when a window would take over a
+    quarter of the cache's LRU: regions of one sample, or all regions of consecutive samples
+    when the store has fewer regions (their intervals follow one another). The sampler uses it."""
     big = gvl.Dataset.open(tiles_dataset, cache_bytes="1GiB")
     data = big._data
+    n_regions = len(data.r_start)
     per = sum(
-        4 * t.intervals.arrays[0].shape[0] / (len(data.r_start) * (1 if t.annotation else len(data.samples)))
+        4 * t.intervals.arrays[0].shape[0] / (n_regions * (1 if t.annotation else len(data.samples)))
         for t in (data.tracks[n] for n in big.settings.return_tracks)
     )
-    regions, samples = default_block(big)
-    assert samples == 1 and regions & (regions - 1) == 0
-    assert MIN_TRACK_BLOCK <= regions <= MAX_TRACK_BLOCK
-    if MIN_TRACK_BLOCK < regions < MAX_TRACK_BLOCK:
-        assert regions * per <= TRACK_BLOCK_BYTES < 2 * regions * per
+    size = min(MAX_TRACK_BLOCK, 1 << (int(TRACK_BLOCK_BYTES / per).bit_length() - 1))
+    assert size > n_regions  # 28 tiles, sparse tracks: whole-region blocks of several samples
+    assert default_block(big) == (n_regions, size // n_regions)
     window = 16
-    for fits, want in ((300, 256), (MIN_TRACK_BLOCK // 2, MIN_TRACK_BLOCK)):
-        # an LRU a quarter of which holds a window of `fits`-region blocks
+    for fits, want in ((300, (n_regions, 256 // n_regions)), (MIN_TRACK_BLOCK // 2, (MIN_TRACK_BLOCK, 1))):
+        # an LRU a quarter of which holds a window of `fits`-instance blocks
         lru = int(4 * window * 3 * per * fits)
         probe = gvl.Dataset.open(tiles_dataset, cache_bytes=lru)
         probe = gvl.Dataset.open(tiles_dataset, cache_bytes=lru + probe._data.cache.reserved)
-        assert default_block(probe, window) == (min(regions, want), 1)
+        assert default_block(probe, window) == want
     sampler = InstanceBatchSampler(big, 8, shuffle="chunks", window=4)
-    assert sampler._region_block.max() == (data.r_start.size - 1) // default_block(big, 4)[0]
+    assert sampler._sample_block.max() == (len(data.samples) - 1) // default_block(big, 4)[1]
 
 
 def test_dataloader_shuffle_chunks(ds: gvl.Dataset) -> None:

@@ -10,10 +10,12 @@ chunks of at most `window` blocks, which stay in the chunk cache while the windo
 
 The default block follows the store's layout (docs/format.md). Track intervals, most of a
 track-reading instance's bytes, lie one sample (file) after another, each sample's regions
-back to back: a block of regions of one sample is one byte range per array. Its regions are
-as many as make ~`TRACK_BLOCK_BYTES` of each interval array (from the store's mean intervals
-per instance), at most `MAX_TRACK_BLOCK`, and no more than let a window take a quarter of the
-chunk cache's LRU (at least `MIN_TRACK_BLOCK`). Without tracks, a block is one chunk of
+back to back: a block of regions of one sample is one byte range per array, and so is every
+region of consecutive samples. A block holds as many instances as make ~`TRACK_BLOCK_BYTES`
+of each interval array (from the store's mean intervals per instance), at most
+`MAX_TRACK_BLOCK`, and no more than let a window take a quarter of the chunk cache's LRU (at
+least `MIN_TRACK_BLOCK`): regions of one sample, or all regions of several samples in a
+store with fewer regions than that. Without tracks, a block is one chunk of
 the genotype offsets, `schema.GRID_INNER` (8 regions × 32 samples), whose calls lie region
 by region. Measured with benchmarks/remote.py on 1,000 regions × 256 samples (16 kb, tracks,
 20 ms a request): 8 × 32 blocks fetched 420 kB of intervals per instance (32 samples' rows
@@ -55,18 +57,18 @@ guidance is ranges of several MB). On benchmarks/remote.py (1,000 regions × 256
 the next window 48, 9 and 0 times over 2,000 batches."""
 
 MAX_TRACK_BLOCK = 4096
-"""Most regions in a default track block (sparse tracks: a whole sample's run)."""
+"""Most instances in a default track block (sparse tracks)."""
 
 MIN_TRACK_BLOCK = 16
-"""Fewest regions in a default track block. A window must leave the LRU room for the next
+"""Fewest instances in a default track block. A window must leave the LRU room for the next
 one being fetched: on benchmarks/remote.py with a 64 MiB budget (38 MB of LRU), windows of
 16 blocks × 256 regions (17 MB) evicted each other's chunks and the batches fetched 2.2×
 the bytes again, at 2,424 instances/s."""
 
 
 def default_block(dataset: Dataset, window: int = 16) -> tuple[int, int]:
-    """One sample's run of regions when `dataset` reads tracks (sized as the module docstring
-    says), else one genotype offsets chunk."""
+    """A run of regions of one sample, or all regions of consecutive samples, when `dataset`
+    reads tracks (sized as the module docstring says), else one genotype offsets chunk."""
     settings = getattr(dataset, "settings", None)
     names = getattr(settings, "return_tracks", None)
     if not names:
@@ -80,11 +82,15 @@ def default_block(dataset: Dataset, window: int = 16) -> tuple[int, int]:
         track = data.tracks[name]
         columns = 1 if track.annotation else len(data.samples)
         per_instance += 4 * track.intervals.arrays[0].shape[0] / max(1, n_regions * columns)
-    regions = TRACK_BLOCK_BYTES / max(per_instance, 1.0)
+    size = TRACK_BLOCK_BYTES / max(per_instance, 1.0)  # instances
     # a window (`window` blocks, three interval arrays) within a quarter of the LRU
-    regions = min(regions, data.cache.capacity / 4 / (window * 3 * max(per_instance, 1.0)))
-    regions = 1 << max(0, int(regions).bit_length() - 1)  # a power of two, rounding down
-    return (int(min(max(regions, MIN_TRACK_BLOCK), MAX_TRACK_BLOCK)), 1)
+    size = min(size, data.cache.capacity / 4 / (window * 3 * max(per_instance, 1.0)))
+    size = 1 << max(0, int(size).bit_length() - 1)  # a power of two, rounding down
+    size = int(min(max(size, MIN_TRACK_BLOCK), MAX_TRACK_BLOCK))
+    if size <= n_regions:
+        return (size, 1)
+    # every region of consecutive samples: their intervals follow one another too
+    return (n_regions, max(1, size // n_regions))
 
 
 def _groups(block_of: np.ndarray) -> list[np.ndarray]:
