@@ -16,7 +16,9 @@ obstore (zarr's ObjectStore around an obstore S3Store, whose requests run in Rus
 
 Needs the test and bench extras (moto[server], s3fs, obstore, waitress). Prints one line per (location, shuffle, prefetch):
 instances/s, requests per batch and round trips per batch (requests that found none in
-flight) counted by the server. moto serves a range without copying the whole object.
+flight) counted by the server, the chunk cache's peak and this process's private memory
+(RssAnon + RssShmem; all cases run in this one process). The rows are also written as JSON
+(`--out`, default benchmarks/results/remote/). moto serves a range without copying the whole object.
 `--mapper` adds the store read through an fsspec file:// mapper (the remote read path with
 no server: the client's own ceiling). `--harness` replays the last remote case's range requests with a bare s3fs client: the
 harness's own throughput and CPU share, with no gvl_zarr work.
@@ -219,6 +221,12 @@ def measure(
     return n / elapsed, (len(log) - n_requests) / max(k, 1), (trips - n_trips) / max(k, 1)
 
 
+def private_mib() -> float:
+    """This process's private memory now, MiB: RssAnon + RssShmem (/proc/self/status)."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return sum(int(fields.get(k, "0 kB").split()[0]) for k in ("RssAnon", "RssShmem")) / 1024
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds used so far by process `pid` (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -386,12 +394,15 @@ def main(argv: list[str] | None = None) -> None:
                             "instances_per_s": rate,
                             "requests_per_batch": requests,
                             "round_trips_per_batch": trips,
+                            "cache_peak_bytes": ds.cache_info()["peak"],
+                            "private_mib": private_mib(),
                         }
                     )
                     print(
                         f"{where:12s} shuffle={shuffle:6s} prefetch={ahead if ahead else 'off'} "
                         f"open {opened * 1000:6.0f} ms {rate:10.1f} instances/s "
-                        f"{requests:7.1f} requests/batch {trips:5.1f} round trips/batch",
+                        f"{requests:7.1f} requests/batch {trips:5.1f} round trips/batch "
+                        f"cache peak {ds.cache_info()['peak'] / 2**20:5.0f} MiB, private {private_mib():5.0f} MiB",
                         flush=True,
                     )
                     if ds._data.prefetcher is not None:
