@@ -85,10 +85,21 @@ def _obstore_http(url: str):
     )
 
 
-def test_obstore_over_http_equals_local(http: HttpServer, tiles_dataset: Path) -> None:
-    remote = gvl.Dataset.open(_obstore_http(f"{http.url}/{tiles_dataset.name}"), reference=FASTA, jitter=0)
-    assert remote._data.name == f"{http.url}/{tiles_dataset.name}"
-    _same(remote, gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0))
+def test_obstore_over_http_equals_local(http: HttpServer, tiles_dataset: Path, tmp_path: Path) -> None:
+    """obstore's HTTPStore reads what the local folder holds; its disk cache serves a later open."""
+    url = f"{http.url}/{tiles_dataset.name}"
+    local = gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0)
+    remote = gvl.Dataset.open(_obstore_http(url), reference=FASTA, jitter=0)
+    assert remote._data.name == url
+    _same(remote, local)
+    opts = dict(reference=FASTA, jitter=0, preload=False, cache_bytes=0, disk_cache=tmp_path / "cache")
+    http.log.clear()
+    _same(gvl.Dataset.open(_obstore_http(url), **opts), local)
+    assert [r for r in http.log if r[2]]  # byte ranges fetched
+    http.log.clear()
+    again = gvl.Dataset.open(_obstore_http(url), **opts)
+    _same(again, local)
+    assert not [r for r in http.log if r[2]] and again._data.cache.disk.hits > 0
 
 
 def test_server_errors_are_named(http: HttpServer, tiles_dataset: Path) -> None:
