@@ -180,7 +180,21 @@ def test_upcoming_follows_the_epoch_order(ds: gvl.Dataset) -> None:
     assert [k for k, _ in ahead] == [("batch", 0, 3), ("batch", 0, 5), ("batch", 0, 7), ("batch", 0, 9)]
     for (_, _, k), idx in ahead:
         np.testing.assert_array_equal(idx, batches[k])
-    assert [k for k, _ in random.upcoming(0, len(random) - 1)] == [("batch", 0, len(random) - 1)]
+    # near the end of an epoch the list goes on into the next epoch's order
+    following = list(random._batches(1))
+    ahead = random.upcoming(0, len(random) - 1)
+    assert [k for k, _ in ahead] == [("batch", 0, len(random) - 1), ("batch", 1, 0)]
+    np.testing.assert_array_equal(ahead[1][1], following[0])
+    last_of_worker_1 = max(k for k in range(len(random)) if k % 2 == 1)
+    ahead = random.upcoming(0, last_of_worker_1, stride=2, ahead=2)
+    assert [k for k, _ in ahead] == [("batch", 0, last_of_worker_1), ("batch", 1, 1), ("batch", 1, 3)]
+    np.testing.assert_array_equal(ahead[2][1], following[3])
+    n_windows = len(starts) - 1
+    ahead = chunks.upcoming(0, len(chunks) - 1, ahead=2)
+    assert [k for k, _ in ahead] == [("window", 0, n_windows - 1), ("window", 1, 0), ("window", 1, 1)]
+    order1, starts1 = chunks._order(1)
+    np.testing.assert_array_equal(ahead[2][1], order1[starts1[1] : starts1[2]])
+    assert not np.array_equal(order1, order)  # another epoch, another order
 
 
 def test_coalesce_merges_near_ranges_of_one_object() -> None:

@@ -164,7 +164,7 @@ class InstanceBatchSampler:
         self.rank, self.world_size = int(rank), int(world_size)
         self.epoch = 0
         self.numbered = numbered
-        self._memo: tuple[int, np.ndarray, np.ndarray | None] | None = None
+        self._memo: dict[int, tuple[np.ndarray, np.ndarray | None]] = {}  # this epoch's and the next
         self._n = len(dataset)
         shape = tuple(getattr(dataset, "shape", (self._n,)))
         n_regions, self._n_samples = (shape[0], shape[1]) if len(shape) == 2 else (self._n, 1)
@@ -188,9 +188,12 @@ class InstanceBatchSampler:
     def _order(self, epoch: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(`epoch`'s order, first position of each window in it for shuffle="chunks", with
         the order's length appended); the last epoch's is kept."""
-        if self._memo is None or self._memo[0] != epoch:
-            self._memo = (epoch, *self._draw(epoch))
-        return self._memo[1], self._memo[2]
+        got = self._memo.get(epoch)
+        if got is None:
+            got = self._memo[epoch] = self._draw(epoch)
+            while len(self._memo) > 2:  # the two latest drawn: an epoch's and the next one's
+                del self._memo[next(iter(self._memo))]
+        return got
 
     def _draw(self, epoch: int) -> tuple[np.ndarray, np.ndarray | None]:
         if self.shuffle is None:
@@ -220,7 +223,9 @@ class InstanceBatchSampler:
 
     def upcoming(self, epoch: int, number: int, stride: int = 1, ahead: int = 1) -> list[tuple[tuple, np.ndarray]]:
         """What to fetch ahead once this rank's batch `number` of `epoch` is being read:
-        (key, dataset indices) pairs, soonest first, keys unique within an epoch.
+        (key, dataset indices) pairs, soonest first, keys unique. Near the end of an epoch
+        the list goes on into the next epoch's order (`epoch + 1`, the one the next pass
+        reads unless `set_epoch` pins another), so its first batches do not wait.
 
         shuffle="chunks": the window of blocks holding the batch and the `ahead` windows
         after it, whole (a window's batches all draw on its blocks' chunks). Otherwise the
@@ -230,13 +235,31 @@ class InstanceBatchSampler:
         order, starts = self._order(epoch)
         if starts is not None:
             pos = (self.rank + number * self.world_size) * self.batch_size
-            first = int(np.searchsorted(starts, pos, side="right")) - 1
-            last = min(first + ahead, len(starts) - 2)
-            return [(("window", epoch, j), order[starts[j] : starts[j + 1]]) for j in range(max(first, 0), last + 1)]
+            first = max(int(np.searchsorted(starts, pos, side="right")) - 1, 0)
+            n_windows = len(starts) - 1
+            last = first + ahead
+            out = [
+                (("window", epoch, j), order[starts[j] : starts[j + 1]]) for j in range(first, min(last + 1, n_windows))
+            ]
+            if last >= n_windows:  # near the end: the next epoch's first windows
+                following, bounds = self._order(epoch + 1)
+                out += [
+                    (("window", epoch + 1, j), following[bounds[j] : bounds[j + 1]])
+                    for j in range(min(last - n_windows + 1, n_windows))
+                ]
+            return out
         out = []
-        for k in range(number, min(number + stride * ahead, len(self) - 1) + 1, stride):
+        n, this = len(self), number % stride  # this worker takes batches this, this + stride, …
+        for i in range(ahead + 1):
+            k = number + i * stride
+            e = epoch
+            if k >= n:  # past the end: this worker's first batches of the next epoch
+                e, k = epoch + 1, this + (i - len(range(number, n, stride))) * stride
+                if k >= n:
+                    break
             g = self.rank + k * self.world_size
-            out.append((("batch", epoch, k), order[g * self.batch_size : (g + 1) * self.batch_size]))
+            rows = self._order(e)[0]
+            out.append((("batch", e, k), rows[g * self.batch_size : (g + 1) * self.batch_size]))
         return out
 
     def _batches(self, epoch: int) -> list[np.ndarray]:
