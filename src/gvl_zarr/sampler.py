@@ -52,7 +52,7 @@ TRACK_BLOCK_BYTES = 1 << 20
 """Bytes of each interval array a default track block aims at: one range request each. A
 request costs a round trip and the server's per-request work whatever its size (S3's own
 guidance is ranges of several MB). On benchmarks/remote.py (1,000 regions × 256 samples,
-~290 intervals an instance, obstore, 1 GiB cache) blocks of 256, 512 and 1,024 regions (0.3,
+~250 intervals an instance, obstore, 1 GiB cache) blocks of 256, 512 and 1,024 regions (0.3,
 0.6 and 1.2 MB a range) read 53%, 61% and 64% of local throughput: the batches waited for
 the next window 48, 9 and 0 times over 2,000 batches."""
 
@@ -187,7 +187,7 @@ class InstanceBatchSampler:
 
     def _order(self, epoch: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(`epoch`'s order, first position of each window in it for shuffle="chunks", with
-        the order's length appended); the last epoch's is kept."""
+        the order's length appended); the two latest epochs drawn are kept."""
         got = self._memo.get(epoch)
         if got is None:
             got = self._memo[epoch] = self._draw(epoch)
