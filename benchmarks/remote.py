@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -344,6 +345,7 @@ def main(argv: list[str] | None = None) -> None:
 
     for name in ("werkzeug", "moto", "botocore", "aiobotocore", "s3fs"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="shuffle=.* over the network")  # measured on purpose
     with tempfile.TemporaryDirectory(prefix="gvl_zarr-remote-bench-") as tmp:
         store = args.store or small_store(Path(tmp))
         proc, endpoint = moto_process(

@@ -108,7 +108,8 @@ def test_dataloader_workers_on_s3(s3: S3Server, s3_tiles: str, tiles_dataset: Pa
         transform=_with_fresh_stores,
     )
     local = gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0)
-    loader = remote.to_dataloader(batch_size=16, shuffle=True, num_workers=2, persistent_workers=True)
+    with pytest.warns(UserWarning, match="shuffle='chunks'"):  # random order over S3 is request-bound
+        loader = remote.to_dataloader(batch_size=16, shuffle=True, num_workers=2, persistent_workers=True)
     for _ in range(2):
         seen = []
         for hap, track, fresh, idx, _r, _s in loader:
@@ -173,6 +174,24 @@ def test_forked_reader_of_obstore_store_is_refused(s3: S3Server, s3_tiles: str) 
             child.kill()
     assert said.startswith("SettingsError") and "multiprocessing_context='spawn'" in said, said
     assert len(remote[np.arange(8)]) == 2  # the parent still reads
+
+
+def test_random_order_over_the_network_points_to_chunks(s3: S3Server, s3_tiles: str, tiles_dataset: Path) -> None:
+    """A uniformly random order over S3 is request-bound: to_dataloader says so once and names
+    shuffle='chunks'; a local folder, a file:// mapper and the chunk-aware shuffle say nothing."""
+    import warnings
+
+    import fsspec
+
+    for remote in (gvl.Dataset.open(s3_tiles, storage_options=s3.options), gvl.Dataset.open(s3.object_store(s3_tiles))):
+        for shuffle in (True, "random"):
+            with pytest.warns(UserWarning, match=r"~1% of local throughput.*shuffle='chunks'"):
+                remote.to_dataloader(batch_size=8, shuffle=shuffle)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        remote.to_dataloader(batch_size=8, shuffle="chunks")
+        for location in (tiles_dataset, fsspec.get_mapper(f"file://{tiles_dataset}")):
+            gvl.Dataset.open(location).to_dataloader(batch_size=8, shuffle=True)
 
 
 def test_obstore_errors(s3: S3Server, s3_tiles: str) -> None:

@@ -91,6 +91,20 @@ def is_object_store(store: Any) -> bool:
     return isinstance(store, ObjectStore)
 
 
+def over_network(store: Any) -> bool:
+    """Whether reading `store` makes network requests (not a local folder or memory)."""
+    if isinstance(store, (zarr.storage.LocalStore, zarr.storage.MemoryStore)):
+        return False
+    if is_object_store(store):
+        return type(store.store).__name__ not in ("LocalStore", "MemoryStore")
+    fs = getattr(store, "fs", None)
+    if fs is None:
+        return True
+    fs = getattr(fs, "sync_fs", fs)  # fsspec's AsyncFileSystemWrapper around a sync filesystem
+    protocols = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
+    return not set(protocols) & {"file", "local", "memory"}
+
+
 def _describe_object_store(store: Any) -> str:
     """`s3://bucket/prefix` (etc.) for an obstore-backed zarr store."""
     inner = store.store

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._store import over_network
 from .annotated import AnnotatedHaps
 from .errors import MissingDependencyError, SettingsError
 from .ragged import Ragged
@@ -114,6 +116,14 @@ def make_dataloader(
     batches need while the current one is read: with shuffle="chunks" the window of blocks
     in use and the next `prefetch` windows (True: 1), otherwise the next `prefetch` batches
     of each process (True: 8). False or 0: off. See docs/cloud.md."""
+    if sampler is None and shuffle in (True, "random") and _over_network(dataset):
+        warnings.warn(
+            f"shuffle={shuffle!r} on a store read over the network fetches each instance's chunks "
+            "by requests of their own (~80 a batch of 32 over S3: ~1% of local throughput in "
+            "benchmarks/remote.py); shuffle='chunks' draws blocks of instances that share their "
+            "chunks and reads 60-100% of local. See docs/cloud.md, 'Chunk-aware shuffling'.",
+            stacklevel=3,
+        )
     ahead = 0
     if sampler is None and prefetch is not False and getattr(dataset, "remote", False):
         ahead = int(prefetch) if prefetch is not True else (1 if shuffle == "chunks" else 8)
@@ -151,6 +161,11 @@ def make_dataloader(
         kwargs.setdefault("multiprocessing_context", "spawn")
     torch_dataset = TorchDataset(dataset, sampler if ahead > 0 else None, ahead)
     return DataLoader(torch_dataset, sampler=sampler, batch_size=None, **kwargs)
+
+
+def _over_network(dataset: Any) -> bool:
+    data = getattr(dataset, "_data", None)
+    return data is not None and getattr(dataset, "remote", False) and over_network(data.group.store)
 
 
 def _identity(batch: Any) -> Any:
