@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -56,6 +57,17 @@ GENES = str(DATA / "genes.grch37.chr22_16.05-22Mb.spliceai_gencode.bed")
 
 SAMPLES = ["NA12878", "HG00096", "HG00097", "NA18486", "NA19238", "HG01595"]
 """Samples of the small test datasets; tracks alternate STAT1 and WGS coverage."""
+
+
+def check_epoch(loader, local: gvl.Dataset) -> None:
+    """Every batch equals the local read of its indices, and the epoch covers every instance."""
+    seen = []
+    for hap, track, idx, _r, _s in loader:
+        want_hap, want_track = local[idx.numpy()]
+        np.testing.assert_array_equal(hap.numpy(), want_hap.view(np.uint8))
+        np.testing.assert_array_equal(track.numpy(), want_track)
+        seen.append(idx.numpy())
+    assert np.array_equal(np.sort(np.concatenate(seen)), np.arange(len(local)))
 
 
 def bigwig_table(tmp: Path, samples: list[str], paths: list[str] | None = None) -> Path:

@@ -16,7 +16,7 @@ import pytest
 
 import gvl_zarr as gvl
 from _servers import HttpServer, S3Server, serve_http
-from conftest import FASTA
+from conftest import FASTA, check_epoch
 from gvl_zarr._chunks import coalesce
 from gvl_zarr._store import as_store
 from gvl_zarr.sampler import InstanceBatchSampler
@@ -29,24 +29,13 @@ def http(tiles_dataset: Path) -> Iterator[HttpServer]:
     yield from serve_http(tiles_dataset.parent)
 
 
-def _check_epoch(loader, local: gvl.Dataset) -> None:
-    """Every batch equals the local read of its indices, and the epoch covers every instance."""
-    seen = []
-    for hap, track, idx, _r, _s in loader:
-        want_hap, want_track = local[idx.numpy()]
-        np.testing.assert_array_equal(hap.numpy(), want_hap.view(np.uint8))
-        np.testing.assert_array_equal(track.numpy(), want_track)
-        seen.append(idx.numpy())
-    assert np.array_equal(np.sort(np.concatenate(seen)), np.arange(len(local)))
-
-
 @pytest.mark.parametrize("shuffle", ["chunks", "random"])
 def test_prefetched_batches_equal_local(s3: S3Server, s3_tiles: str, tiles_dataset: Path, shuffle: str) -> None:
     remote = gvl.Dataset.open(s3_tiles, reference=FASTA, storage_options=s3.options, jitter=0, return_indices=True)
     local = gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0)
     loader = remote.to_dataloader(batch_size=16, shuffle=shuffle, shuffle_window=1, prefetch=2)
     for _ in range(2):
-        _check_epoch(loader, local)
+        check_epoch(loader, local)
     prefetcher = remote._data.prefetcher
     assert prefetcher.loaded > 0 and prefetcher.failed == 0 and prefetcher.running
     assert remote.cache_info()["waits"] + remote.cache_info()["hits"] > 0
@@ -62,7 +51,7 @@ def test_prefetch_in_forked_workers(s3: S3Server, s3_tiles: str, tiles_dataset: 
         batch_size=16, shuffle="chunks", shuffle_window=1, num_workers=2, persistent_workers=True
     )
     for _ in range(2):
-        _check_epoch(loader, local)
+        check_epoch(loader, local)
     assert remote._data.prefetcher is None  # the parent read nothing itself
 
 
@@ -118,7 +107,7 @@ def test_prefetch_keeps_the_cache_budget(s3: S3Server, s3_tiles: str, tiles_data
     )
     local = gvl.Dataset.open(tiles_dataset, reference=FASTA, jitter=0)
     loader = remote.to_dataloader(batch_size=16, shuffle="chunks", prefetch=True)
-    _check_epoch(loader, local)
+    check_epoch(loader, local)
     remote.prefetch([np.arange(len(remote))])  # every instance: more than the budget
     assert remote._data.prefetcher.idle()
     info = remote.cache_info()

@@ -12,7 +12,7 @@ import requests
 
 import gvl_zarr as gvl
 from _servers import S3Server
-from conftest import FASTA, SAMPLES, TILES, VCF, bigwig_table
+from conftest import FASTA, SAMPLES, TILES, VCF, bigwig_table, check_epoch
 from gvl_zarr import _store
 from gvl_zarr._remote_write import upload_steps
 
@@ -139,13 +139,7 @@ def test_dataloader_workers_on_obstore(s3: S3Server, s3_tiles: str, tiles_datase
     loader = remote.to_dataloader(batch_size=16, shuffle="chunks", num_workers=2, persistent_workers=True)
     assert loader.multiprocessing_context.get_start_method() == "spawn"
     for _ in range(2):
-        seen = []
-        for hap, track, idx, _r, _s in loader:
-            want_hap, want_track = local[idx.numpy()]
-            np.testing.assert_array_equal(hap.numpy(), want_hap.view(np.uint8))
-            np.testing.assert_array_equal(track.numpy(), want_track)
-            seen.append(idx.numpy())
-        assert np.array_equal(np.sort(np.concatenate(seen)), np.arange(len(local)))
+        check_epoch(loader, local)
 
 
 def _read_in_child(ds: gvl.Dataset, out) -> None:
