@@ -250,13 +250,12 @@ class InstanceBatchSampler:
             return out
         out = []
         n, this = len(self), number % stride  # this worker takes batches this, this + stride, …
+        left = len(range(number, n, stride))  # its batches from `number` to the epoch's end
         for i in range(ahead + 1):
-            k = number + i * stride
-            e = epoch
-            if k >= n:  # past the end: this worker's first batches of the next epoch
-                e, k = epoch + 1, this + (i - len(range(number, n, stride))) * stride
-                if k >= n:
-                    break
+            # past the end: this worker's first batches of the next epoch
+            e, k = (epoch, number + i * stride) if i < left else (epoch + 1, this + (i - left) * stride)
+            if k >= n:
+                break
             g = self.rank + k * self.world_size
             rows = self._order(e)[0]
             out.append((("batch", e, k), rows[g * self.batch_size : (g + 1) * self.batch_size]))

@@ -165,7 +165,7 @@ def make_dataloader(
 
 def _over_network(dataset: Any) -> bool:
     data = getattr(dataset, "_data", None)
-    return data is not None and getattr(dataset, "remote", False) and over_network(data.group.store)
+    return data is not None and over_network(data.group.store)
 
 
 def _identity(batch: Any) -> Any:
